@@ -1,0 +1,45 @@
+"""Exceptions users can catch. One module so every layer raises the same classes."""
+
+
+class SuperstraxError(Exception):
+    """Base class of superstrax's own errors."""
+
+
+class DataNotAvailable(SuperstraxError):
+    """Data is neither stored in any frontend nor allowed to be made."""
+
+
+class DataExistsError(SuperstraxError):
+    """Data is already stored where a write was requested."""
+
+    def __init__(self, at, message=""):
+        super().__init__(message or f"Data already exists at {at}")
+        self.at = at
+
+
+class DataCorrupted(SuperstraxError):
+    """Stored data cannot be read back as its metadata describes."""
+
+
+class RunMetadataNotAvailable(SuperstraxError):
+    """No frontend holds a run document for the run."""
+
+
+class InvalidConfiguration(SuperstraxError):
+    """A plugin option or context option has an unusable value."""
+
+
+class CannotSplit(SuperstraxError):
+    """A chunk cannot be split at the requested time without cutting a row."""
+
+
+class ChunkError(SuperstraxError, ValueError):
+    """A chunk breaks an invariant: bounds, time order, dtype or continuity."""
+
+
+class PluginError(SuperstraxError):
+    """A plugin returned something that does not match what it declares."""
+
+
+class SuperrunError(SuperstraxError, ValueError):
+    """A superrun definition is invalid (names, overlaps, cycles, ranges)."""

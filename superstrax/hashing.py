@@ -1,0 +1,50 @@
+"""Lineage hashing, bit-for-bit identical to strax so keys on disk are interchangeable."""
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+
+import numpy as np
+
+
+class NumpyJSONEncoder(json.JSONEncoder):
+    """Encodes iterables and numpy numbers the way strax's encoder does."""
+
+    def default(self, o):
+        try:
+            iterable = iter(o)
+        except TypeError:
+            pass
+        else:
+            return [self.default(x) for x in iterable]
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return float(o)
+        return json.JSONEncoder.default(self, o)
+
+
+def hashablize(obj):
+    """Turn obj into nested tuples; dicts become key-sorted (key, value) pairs."""
+    if isinstance(obj, Mapping):
+        obj = dict(obj)
+    try:
+        hash(obj)
+    except TypeError:
+        pass
+    else:
+        return obj
+    if isinstance(obj, dict):
+        return tuple((k, hashablize(v)) for k, v in sorted(obj.items()))
+    if isinstance(obj, np.ndarray):
+        return tuple(obj.tolist())
+    if hasattr(obj, "__iter__"):
+        return tuple(hashablize(x) for x in obj)
+    raise TypeError(f"Cannot hash object of type {type(obj).__name__}: {obj!r}")
+
+
+def deterministic_hash(thing, length=10):
+    """Short lowercase base32 sha1 of thing's canonical JSON (strax's lineage hash)."""
+    text = json.dumps(hashablize(thing), cls=NumpyJSONEncoder)
+    digest = hashlib.sha1(text.encode("ascii")).digest()
+    return base64.b32encode(digest)[:length].decode("ascii").lower()
