@@ -1,7 +1,14 @@
-"""Chunk: a time-ordered slice [start, end) of one data type of one run (or superrun)."""
+"""Chunk: a time-ordered slice [start, end) of one data type of one run (or superrun).
+
+Also the operations on chunk streams: splitting, slicing, merging kinds, concatenating,
+continuity checks and rechunking for storage.
+"""
+from collections import deque
+
 import numpy as np
 
-from .errors import ChunkError
+from . import kernels
+from .errors import CannotSplit, ChunkError
 
 DEFAULT_CHUNK_SIZE_MB = 200
 DEFAULT_CHUNK_SPLIT_NS = 1000
@@ -46,7 +53,6 @@ class Chunk:
             raise ChunkError(f"{where}: chunk bounds [{self.start}, {self.end}) are not 0 <= start <= end")
         if not len(self.data) or "time" not in (self.dtype.names or ()):
             return
-        from . import kernels
         time = self.data["time"]
         if time[0] < self.start:
             raise ChunkError(
@@ -91,6 +97,137 @@ class Chunk:
         run_id, bounds = list(self.subruns.items())[-1]
         return {"run_id": run_id, **bounds}
 
+    def __repr__(self):
+        parts = [f"[{self.start}, {self.end}) ns", f"{len(self)} rows", _human_bytes(self.nbytes)]
+        if self.subruns:
+            parts.append(f"{len(self.subruns)} subrun" + ("s" if len(self.subruns) != 1 else ""))
+        return f"Chunk({self.run_id}/{self.data_type}, {', '.join(parts)})"
+
+    @property
+    def _where(self):
+        return f"{self.run_id}/{self.data_type}"
+
+    # --- cutting ----------------------------------------------------------------------
+    def split(self, t, allow_early_split=False):
+        """(left, right) covering [start, t_used) and [t_used, end).
+
+        t_used is t unless a row straddles t: then an early split moves it back to the latest
+        time where none does, and without one CannotSplit is raised.
+        """
+        t = _as_int(t, "split time", self._where)
+        if not self.start <= t <= self.end:
+            raise ChunkError(f"{self._where}: cannot split chunk [{self.start}, {self.end}) at {t}, "
+                             f"which is outside it")
+        if len(self.data):
+            if "time" not in (self.dtype.names or ()):
+                raise ChunkError(f"{self._where}: data without a time field cannot be split")
+            try:
+                index, t_used = kernels.split_index(self.data["time"], kernels.endtimes(self.data),
+                                                    t, allow_early_split)
+            except CannotSplit as e:
+                raise CannotSplit(f"{self._where}, chunk [{self.start}, {self.end}): {e}") from None
+        else:
+            index, t_used = 0, t
+        left = self._replace(end=t_used, data=self.data[:index],
+                             subruns=_clip_subruns(self.subruns, self.start, t_used))
+        right = self._replace(start=t_used, data=self.data[index:],
+                              subruns=_clip_subruns(self.subruns, t_used, self.end))
+        return left, right
+
+    def slice(self, start, end, selection="fully_contained"):
+        """The rows of [start, end) as a chunk bounded by that range clipped to this chunk.
+
+        A range outside the chunk gives an empty chunk at the nearest chunk edge. With
+        'touching', rows sticking out of the range widen the bounds (never beyond this
+        chunk's own) so the result stays a valid chunk.
+        """
+        start = _as_int(start, "slice start", self._where)
+        end = _as_int(end, "slice end", self._where)
+        lo, hi = max(start, self.start), min(end, self.end)
+        if lo > hi:
+            lo = hi = min(lo, self.end)
+        kernels.check_selection(selection)
+        data = self.data
+        if len(data):
+            ends = kernels.endtimes(data)
+            mask = kernels.time_range_mask(data["time"], ends, start, end, selection)
+            data = data[mask]
+            if len(data):
+                lo = min(lo, int(data["time"][0]))
+                hi = max(hi, int(ends[mask].max()))
+        return self._replace(start=lo, end=hi, data=data,
+                             subruns=_clip_subruns(self.subruns, lo, hi))
+
+    # --- joining ----------------------------------------------------------------------
+    @classmethod
+    def merge(cls, chunks, data_type=None):
+        """One chunk with the fields of several types of one kind, covering the same rows.
+
+        Fields are taken in order of first occurrence; a field present in several chunks is
+        taken from the first.
+        """
+        chunks = list(chunks)
+        if not chunks:
+            raise ChunkError("Chunk.merge needs at least one chunk")
+        first = chunks[0]
+        names = [c.data_type for c in chunks]
+        for c in chunks[1:]:
+            for attr in ("data_kind", "run_id", "start", "end"):
+                if getattr(c, attr) != getattr(first, attr):
+                    raise ChunkError(
+                        f"cannot merge {names} of {first.run_id}: {first.data_type} has {attr} "
+                        f"{getattr(first, attr)!r} but {c.data_type} has {getattr(c, attr)!r}")
+            if len(c) != len(first):
+                raise ChunkError(f"cannot merge {names} of {first.run_id} in [{first.start}, "
+                                 f"{first.end}): {first.data_type} has {len(first)} rows but "
+                                 f"{c.data_type} has {len(c)}")
+            if ("time" in (c.dtype.names or ()) and "time" in (first.dtype.names or ())
+                    and not np.array_equal(c.data["time"], first.data["time"])):
+                raise ChunkError(f"cannot merge {names} of {first.run_id} in [{first.start}, "
+                                 f"{first.end}): {first.data_type} and {c.data_type} have "
+                                 f"different times, so their rows are not the same objects")
+        fields, source = [], {}
+        for i, c in enumerate(chunks):
+            for name in c.dtype.names or ():
+                if name in source:
+                    continue
+                source[name] = i
+                fdtype, _, *title = c.dtype.fields[name]
+                fields.append(((title[0], name) if title and title[0] is not None else name, fdtype))
+        dtype = np.dtype(fields)
+        data = np.empty(len(first), dtype=dtype)
+        for name, i in source.items():
+            data[name] = chunks[i].data[name]
+        return first._replace(data_type=data_type or first.data_type, dtype=dtype, data=data)
+
+    @classmethod
+    def concatenate(cls, chunks):
+        """Consecutive chunks of one type as one chunk spanning [first.start, last.end).
+
+        Regular runs must be contiguous. Superrun chunks need only be in time order (a gap may
+        separate subruns); the result's subruns are united per subrun.
+        """
+        chunks = list(chunks)
+        if not chunks:
+            raise ChunkError("Chunk.concatenate needs at least one chunk")
+        if len(chunks) == 1:
+            return chunks[0]
+        for prev, c in zip(chunks, chunks[1:]):
+            _check_joinable(prev, c)
+        subruns = {}
+        for c in chunks:
+            for run_id, b in (c.subruns or {}).items():
+                if run_id in subruns:
+                    have = subruns[run_id]
+                    subruns[run_id] = {"start": min(have["start"], b["start"]),
+                                       "end": max(have["end"], b["end"])}
+                else:
+                    subruns[run_id] = dict(b)
+        first, last = chunks[0], chunks[-1]
+        return first._replace(start=first.start, end=last.end,
+                              data=np.concatenate([c.data for c in chunks]),
+                              subruns=subruns or None)
+
     def _replace(self, **changes):
         """A new chunk like this one with some attributes changed (validated again)."""
         kwargs = dict(data_type=self.data_type, data_kind=self.data_kind, dtype=self.dtype,
@@ -107,3 +244,188 @@ def _sorted_subruns(subruns, where):
         if bb["start"] < ba["end"]:
             raise ChunkError(f"{where}: subruns {a} and {b} overlap in time")
     return dict(items)
+
+
+def _human_bytes(n):
+    if n < 1000:
+        return f"{n} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        n /= 1000
+        if n < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}"
+
+
+def _is_superrun_id(run_id):
+    # Same rule as lineage.is_superrun_id; repeated so chunk.py stays at the bottom layer.
+    return str(run_id).startswith("_")
+
+
+def _clip_subruns(subruns, start, end):
+    """The parts of subruns inside [start, end); None if nothing is left.
+
+    A zero-length subrun survives where its point is inside the range (or is the range).
+    """
+    if not subruns:
+        return None
+    out = {}
+    for run_id, b in subruns.items():
+        s, e = max(b["start"], start), min(b["end"], end)
+        point = b["start"] == b["end"] and (start <= b["start"] < end or start == b["start"] == end)
+        if s < e or point:
+            out[run_id] = {"start": s, "end": max(s, e)}
+    return out or None
+
+
+def _check_joinable(prev, chunk):
+    """Raise ChunkError unless chunk may follow prev in one stream of one data type."""
+    where = f"{chunk.run_id}/{chunk.data_type}"
+    if chunk.data_type != prev.data_type or chunk.run_id != prev.run_id:
+        raise ChunkError(f"cannot join {prev.run_id}/{prev.data_type} with {where}: "
+                         f"chunks must be of one data type and one run")
+    if chunk.dtype != prev.dtype:
+        raise ChunkError(f"{where}: cannot join chunks of dtype {prev.dtype} and {chunk.dtype}")
+    if _is_superrun_id(chunk.run_id):
+        if chunk.start < prev.end:
+            raise ChunkError(f"{where}: chunk [{chunk.start}, {chunk.end}) starts before the "
+                             f"previous chunk ends at {prev.end}; superrun chunks must be in time order")
+    elif chunk.start != prev.end:
+        what = "a gap" if chunk.start > prev.end else "an overlap"
+        raise ChunkError(f"{where}: chunk starting at {chunk.start} follows one ending at "
+                         f"{prev.end} ({what}); chunks of a run must be contiguous")
+
+
+def continuity_check(chunks):
+    """Pass chunks through, raising ChunkError at a gap or overlap within a run.
+
+    Regular runs: each chunk starts where the previous one ended. Superruns may jump between
+    subruns, so only a subrun continued from the previous chunk is checked: the chunk must
+    start where that subrun ended.
+    """
+    prev = None
+    last_subrun = None  # (subrun id, end) of the latest chunk with subruns in this superrun
+    for chunk in chunks:
+        if prev is not None and chunk.run_id != prev.run_id:
+            prev, last_subrun = None, None
+        where = f"run {chunk.run_id}, data type {chunk.data_type}"
+        if prev is not None:
+            if not _is_superrun_id(chunk.run_id):
+                if chunk.start != prev.end:
+                    what = "gap" if chunk.start > prev.end else "overlap"
+                    raise ChunkError(
+                        f"{where}: {what} between a chunk ending at {prev.end} and the next one "
+                        f"starting at {chunk.start}; the data is incomplete or duplicated, "
+                        f"so remake or reload it")
+            elif chunk.subruns and last_subrun is not None:
+                sub_id = next(iter(chunk.subruns))
+                if sub_id == last_subrun[0] and chunk.start != last_subrun[1]:
+                    raise ChunkError(
+                        f"{where}: subrun {sub_id} ended at {last_subrun[1]} in the previous "
+                        f"chunk but continues at {chunk.start}; the subrun's data is "
+                        f"incomplete or duplicated, so remake or reload it")
+        if chunk.subruns:
+            sub_id, b = list(chunk.subruns.items())[-1]
+            last_subrun = (sub_id, b["end"])
+        prev = chunk
+        yield chunk
+
+
+def as_superrun_chunk(chunk, superrun_id):
+    """The chunk relabelled as part of a superrun, recording which run it came from."""
+    subruns = chunk.subruns or {str(chunk.run_id): {"start": chunk.start, "end": chunk.end}}
+    return chunk._replace(run_id=superrun_id, subruns=subruns)
+
+
+class Rechunker:
+    """Re-cuts a stream of chunks into chunks of about target_size_mb, only at gaps.
+
+    Chunks are buffered until more rows than the target are pending; then every cut that
+    gap_split_indices would make on the whole stream is final (later data can only add gaps
+    beyond the target), so those pieces are emitted and the rest kept. Gaps are found per
+    incoming chunk, carrying the running max endtime, and each emitted piece concatenates
+    only its own chunks, so each row is copied once and the buffer stays near the target
+    plus one input chunk (unless the data has no gaps to cut at).
+
+    target_size_mb=None uses each chunk's own target_size_mb.
+    """
+
+    def __init__(self, target_size_mb=DEFAULT_CHUNK_SIZE_MB, split_ns=DEFAULT_CHUNK_SPLIT_NS):
+        if target_size_mb is not None and not target_size_mb > 0:
+            raise ValueError(f"target_size_mb must be positive, got {target_size_mb!r}")
+        self.target_size_mb = target_size_mb
+        self.split_ns = int(split_ns)
+        if self.split_ns < 0:
+            raise ValueError(f"split_ns must be >= 0, got {split_ns!r}")
+        self._reset()
+
+    def _reset(self):
+        self._pending = deque()
+        self._gap_rows = []       # arrays of row indices into the pending rows
+        self._gap_times = []      # matching cut times
+        self._rows = 0
+        self._max_end = None      # running max endtime of every row received
+        self._last = None
+
+    def _target_rows(self, chunk):
+        mb = self.target_size_mb if self.target_size_mb is not None else chunk.target_size_mb
+        itemsize = chunk.dtype.itemsize
+        return max(1, int(mb * 1e6) // itemsize) if itemsize else np.iinfo(np.int64).max
+
+    def receive(self, chunk):
+        """Take one chunk; return the chunks that are now complete (often none)."""
+        if self._last is not None:
+            _check_joinable(self._last, chunk)
+        self._last = chunk
+        if len(chunk):
+            rows, times, self._max_end = kernels.find_gaps(
+                chunk.data["time"], kernels.endtimes(chunk.data), self.split_ns, self._max_end)
+            rows = rows + self._rows
+            keep = rows > 0
+            if keep.any():
+                self._gap_rows.append(rows[keep])
+                self._gap_times.append(times[keep])
+        self._pending.append(chunk)
+        self._rows += len(chunk)
+        target = self._target_rows(chunk)
+        if self._rows <= target or not self._gap_rows:
+            return []
+        return self._emit(target)
+
+    def flush(self):
+        """The remaining buffered data as one chunk (none if nothing was received)."""
+        out = [Chunk.concatenate(list(self._pending))] if self._pending else []
+        self._reset()
+        return out
+
+    def _emit(self, target):
+        gap_rows = np.concatenate(self._gap_rows)
+        gap_times = np.concatenate(self._gap_times)
+        out = []
+        done = 0
+        for pos in kernels.choose_cuts(gap_rows, self._rows, target):
+            piece = self._take_until(int(gap_times[pos]))
+            if len(piece) != gap_rows[pos] - done:
+                raise AssertionError(f"{piece!r}: rechunker lost track of rows "
+                                     f"({len(piece)} != {gap_rows[pos] - done})")
+            done = int(gap_rows[pos])
+            out.append(piece)
+        if done:
+            keep = gap_rows > done
+            self._gap_rows = [gap_rows[keep] - done] if keep.any() else []
+            self._gap_times = [gap_times[keep]] if keep.any() else []
+            self._rows -= done
+        return out
+
+    def _take_until(self, t):
+        """Remove everything before t from the buffer and return it as one chunk."""
+        left = []
+        while self._pending:
+            c = self._pending[0]
+            if c.end <= t:
+                left.append(self._pending.popleft())
+            elif c.start >= t:
+                break
+            else:
+                before, self._pending[0] = c.split(t)
+                left.append(before)
+                break
+        return Chunk.concatenate(left)
