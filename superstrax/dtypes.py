@@ -1,0 +1,196 @@
+"""Field specifications of the standard data types, and helpers that work on any of them.
+
+The specs are plain lists of ``((title, name), type[, shape])`` entries rather than
+``np.dtype`` objects, so users can extend them with ``+`` before building a dtype.
+Titles, names, types and field order match strax exactly: the ``repr`` of a dtype's
+``descr`` is written into data metadata, so any difference would make stored data
+unreadable by strax (and strax's data unreadable here).
+"""
+import numpy as np
+
+__all__ = [
+    "time_fields", "time_dt_fields", "interval_dtype", "peak_interval_dtype",
+    "record_dtype", "hit_dtype", "peak_dtype", "to_numpy_dtype", "endtime", "merged_dtype",
+]
+
+_TIME = (("Start time since unix epoch [ns]", "time"), np.int64)
+_LENGTH = (("Length of the interval in samples", "length"), np.int32)
+_CHANNEL = (("Channel/PMT number", "channel"), np.int16)
+
+time_fields = [
+    _TIME,
+    (("Exclusive end time since unix epoch [ns]", "endtime"), np.int64),
+]
+
+time_dt_fields = [
+    _TIME,
+    _LENGTH,
+    (("Width of one sample [ns]", "dt"), np.int16),
+]
+
+interval_dtype = time_dt_fields + [_CHANNEL]
+
+# Summed waveforms are downsampled, so their sample width can exceed what int16 holds.
+peak_interval_dtype = [
+    _TIME,
+    _LENGTH,
+    (("Width of one sample [ns]", "dt"), np.int32),
+    _CHANNEL,
+]
+
+
+def record_dtype(samples_per_record=110):
+    """Field spec of fixed-length waveform fragments ('records')."""
+    return interval_dtype + [
+        (("Length of pulse to which the record belongs (without zero-padding)", "pulse_length"),
+         np.int32),
+        (("Fragment number in the pulse", "record_i"), np.int16),
+        (("Integral in ADC counts x samples", "area"), np.int32),
+        (("Level of data reduction applied (strax.ReductionLevel enum)", "reduction_level"),
+         np.uint8),
+        (("Baseline in ADC counts. data = int(baseline) - data_orig", "baseline"), np.float32),
+        (("Baseline RMS in ADC counts. data = baseline - data_orig", "baseline_rms"), np.float32),
+        (("Multiply data by 2**(this number). Baseline is unaffected.", "amplitude_bit_shift"),
+         np.int16),
+        (("Waveform data in raw counts above integer part of baseline", "data"),
+         np.int16, samples_per_record),
+    ]
+
+
+hit_dtype = interval_dtype + [
+    (("Integral [ADC x samples]", "area"), np.float32),
+    (("Index of sample in record in which hit starts", "left"), np.int16),
+    (("Index of first sample in record just beyond hit (exclusive bound)", "right"), np.int16),
+    (("For lone hits, index of sample in record where integration starts", "left_integration"),
+     np.int16),
+    (("For lone hits, index of first sample beyond integration region", "right_integration"),
+     np.int16),
+    (("Internal (temporary) index of fragment in which hit was found", "record_i"), np.int32),
+    (("ADC threshold applied in order to find hits", "threshold"), np.float32),
+    (("Maximum amplitude above baseline [ADC counts]", "height"), np.float32),
+    (("Time when hit reach maximum amplitude [ns]", "max_time"), np.int64),
+]
+
+
+def peak_dtype(n_channels=100, n_sum_wv_samples=200, n_widths=11, hits_timing=True,
+               store_data_top=True, store_data_start=True):
+    """Field spec of peaks (summed waveforms over channels)."""
+    if n_channels == 1:
+        # strax refuses this too; matching it keeps plugins written for strax behaving
+        # the same here instead of producing peaks strax could never have made.
+        raise ValueError("peak_dtype needs n_channels > 1: a single-channel detector "
+                         "does not fit the per-channel fields of peaks")
+    wv_title = "Waveform data in PE/sample (not PE/ns!)"
+    fields = peak_interval_dtype + [
+        (("Classification of the peak(let)", "type"), np.int8),
+        (("Integral across channels [PE]", "area"), np.float32),
+        (("Fraction of area seen by the top array", "area_fraction_top"), np.float32),
+        (("Integral per channel [PE]", "area_per_channel"), np.float32, n_channels),
+        # The trailing space is part of strax's title, and so of the stored dtype string.
+        (("Number of hits contributing at least one sample to the peak ", "n_hits"), np.int32),
+    ]
+    if store_data_top:
+        fields.append(((wv_title + ", top array", "data_top"), np.float32, n_sum_wv_samples))
+    if store_data_start:
+        fields.append(((wv_title + ", starting not downsampled samples", "data_start"),
+                       np.float32, n_sum_wv_samples))
+    fields += [
+        ((wv_title, "data"), np.float32, n_sum_wv_samples),
+        (("Weighted average center time of the peak [ns]", "center_time"), np.int64),
+        (("Weighted relative median time of the peak [ns]", "median_time"), np.float32),
+        (("Peak widths in range of central area fraction [ns]", "width"), np.float32, n_widths),
+        (("Peak widths: time between nth and 5th area decile [ns]", "area_decile_from_midpoint"),
+         np.float32, n_widths),
+        (("Does the channel reach ADC saturation?", "saturated_channel"), np.int8, n_channels),
+        (("Total number of saturated channels", "n_saturated_channels"), np.int16),
+        (("Channel within tight range of mean", "tight_coincidence"), np.int16),
+        (("Largest gap between hits inside peak [ns]", "max_gap"), np.int32),
+        (("Maximum interior goodness of split", "max_goodness_of_split"), np.float32),
+    ]
+    if hits_timing:
+        fields += [
+            (("Largest time difference between apexes of hits inside peak [ns]", "max_diff"),
+             np.int32),
+            (("Smallest time difference between apexes of hits inside peak [ns]", "min_diff"),
+             np.int32),
+            (("First channel/PMT number inside peak (sorted by apexes of hits)", "first_channel"),
+             np.int16),
+            (("Last channel/PMT number inside peak (sorted by apexes of hits)", "last_channel"),
+             np.int16),
+        ]
+    return fields
+
+
+def _normalise_field(entry):
+    # (name, type, comment) is the plugin shorthand; numpy itself reads a third element
+    # as a shape, never as a string, so a str in that slot is unambiguous.
+    if (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], str)
+            and isinstance(entry[2], str)):
+        name, type_, comment = entry
+        return ((comment, name), type_)
+    return entry
+
+
+def to_numpy_dtype(spec):
+    """An ``np.dtype`` from a dtype, or from a list of field entries in any of the forms
+    ``(name, type, comment)``, ``(name, type[, shape])`` or ``((title, name), type[, shape])``."""
+    if isinstance(spec, np.dtype):
+        return spec
+    # A tuple such as ('<i2', (110,)) is one subarray type, not a list of fields.
+    is_field_list = isinstance(spec, list) or (
+        isinstance(spec, tuple) and len(spec) > 0
+        and all(isinstance(e, (tuple, list)) for e in spec))
+    if is_field_list:
+        fields = [_normalise_field(tuple(e) if isinstance(e, list) else e) for e in spec]
+        try:
+            return np.dtype(fields)
+        except (TypeError, ValueError) as e:
+            # Find the culprit so the message points at one entry, not the whole list.
+            for entry in fields:
+                try:
+                    np.dtype([entry])
+                except (TypeError, ValueError):
+                    raise type(e)(f"Invalid field specification {entry!r}: {e}") from e
+            raise type(e)(f"Invalid dtype specification {spec!r}: {e}") from e
+    try:
+        return np.dtype(spec)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"Cannot make a numpy dtype from {spec!r}: {e}") from e
+
+
+def endtime(x):
+    """Exclusive end time of each row (array) or of one row (np.void).
+
+    Uses the ``endtime`` field when there is one, else ``time + length * dt``. The
+    product is taken in int64: length (int32) times dt (int16) would otherwise be
+    computed in int32 and wrap for intervals of 2**31 ns (about 2 s) or more.
+    """
+    names = x.dtype.names or ()
+    if "endtime" in names:
+        return x["endtime"]
+    if not ("time" in names and "length" in names and "dt" in names):
+        raise ValueError(f"Cannot compute endtime: the dtype has neither an 'endtime' field "
+                         f"nor 'time', 'length' and 'dt' (fields: {list(names)})")
+    if isinstance(x, np.void):
+        return np.int64(x["time"]) + np.int64(x["length"]) * np.int64(x["dt"])
+    return (x["time"].astype(np.int64, copy=False)
+            + x["length"].astype(np.int64) * x["dt"].astype(np.int64, copy=False))
+
+
+def merged_dtype(dtypes):
+    """One dtype holding the fields of all of ``dtypes`` (dtypes or specs), in order of
+    first appearance. A field present in several inputs is taken from the first one, as
+    data types of one kind share fields such as ``time`` and ``endtime``."""
+    seen = set()
+    fields = []
+    for spec in dtypes:
+        dt = to_numpy_dtype(spec)
+        for name in dt.names or ():
+            if name in seen:
+                continue
+            seen.add(name)
+            info = dt.fields[name]
+            field_type = info[0]
+            title = info[2] if len(info) > 2 else None
+            fields.append(((title, name), field_type) if title is not None else (name, field_type))
+    return np.dtype(fields)
