@@ -1,0 +1,48 @@
+"""Helpers shared by the benchmarks: timing, and the floor (raw read + decompress)."""
+import ast
+import json
+import os
+import time
+
+import numpy as np
+
+
+def best_of(fn, repeat=3):
+    """The fastest of `repeat` runs, in seconds, and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def folder_files(folder):
+    """(dtype, compressor, [(path, n)]) of one stored data folder, from its metadata."""
+    md_name = next(f for f in os.listdir(folder) if f.endswith("-metadata.json"))
+    with open(os.path.join(folder, md_name)) as f:
+        md = json.load(f)
+    dtype = np.dtype(ast.literal_eval(md["dtype"]))
+    files = [(os.path.join(folder, c["filename"]), c["n"]) for c in md["chunks"] if c["n"]]
+    return dtype, md["compressor"], files
+
+
+def floor_read(folders):
+    """Read and decompress every chunk file of the folders into one preallocated array.
+
+    This is the least any loader must do: no metadata logic, no chunk objects, no checks.
+    """
+    import blosc
+    plans = [folder_files(f) for f in folders]
+    dtype = plans[0][0]
+    total = sum(n for _, _, files in plans for _, n in files)
+    out = np.empty(total, dtype=dtype)
+    offset = 0
+    for _, compressor, files in plans:
+        assert compressor == "blosc"
+        for path, n in files:
+            with open(path, "rb") as f:
+                raw = f.read()
+            blosc.decompress_ptr(raw, out[offset:offset + n].ctypes.data)
+            offset += n
+    return out

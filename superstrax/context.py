@@ -1,0 +1,641 @@
+"""Context: the facade users talk to. It holds plugins, configuration and storage, and wires
+lineage, planning, processing, superruns and the run registry together."""
+import copy
+import fnmatch
+import os
+import time as _time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from . import config as cfg
+from . import output, runs, superruns
+from .chunk import Chunk
+from .errors import (DataNotAvailable, InvalidConfiguration, PluginError,
+                     RunMetadataNotAvailable, SuperrunError)
+from .lineage import LineageResolver, is_superrun_id
+from .planning import ChainNode, LoadNode, OutputNode, Planner, walk
+from .plugins.base import Plugin
+from .processing import Processor
+from .progress import with_progress
+
+STRAX_FORMAT_VERSION = "2.2.3"
+
+# Context options and their defaults. Options strax has for its own executors are accepted so
+# that strax code moves over unchanged, but they change nothing here (see NO_EFFECT_OPTIONS).
+CONTEXT_OPTIONS = {
+    "use_per_run_defaults": False,
+    "write_superruns": False,
+    "forbid_creation_of": (),
+    "allow_rechunk": True,
+    "allow_incomplete": False,
+    "check_available": (),
+    "store_run_fields": (),
+    "free_options": (),
+    "apply_data_function": (),
+    "storage_converter": False,
+    "progress_bar": True,
+    "fuzzy_for": (),
+    "fuzzy_for_options": (),
+}
+NO_EFFECT_OPTIONS = {"max_messages", "timeout", "allow_multiprocess", "allow_shm", "allow_lazy",
+                     "saver_timeout", "use_parallel_plugins", "deep_copy"}
+
+# Keyword arguments of get_iter & co. that are accepted for strax compatibility.
+ACCEPTED_GET_KWARGS = {"_check_lineage_per_run_id", "multi_run_progress_bar", "allow_multiple",
+                       "_chunk_number", "processor", "ignore_errors", "run_id_as_bytes"}
+
+
+class Context:
+    """Plugins, configuration and storage of one analysis."""
+
+    def __init__(self, storage=None, config=None, register=None, register_all=None,
+                 **context_config):
+        if storage is None:
+            storage = []
+        elif not isinstance(storage, (list, tuple)):
+            storage = [storage]
+        self.storage = list(storage)
+        self.config = {}
+        self.context_config = dict(CONTEXT_OPTIONS)
+        self._plugin_class_registry = {}
+        self._resolver = None
+        self._run_doc_cache = {}
+        self._subrun_cache = {}
+        self.set_context_config(context_config)
+        if config:
+            self.set_config(config)
+        if register_all is not None:
+            self.register_all(register_all)
+        if register is not None:
+            self.register(register)
+
+    # --- configuration -----------------------------------------------------------------------
+    def _changed(self):
+        self._resolver = None
+        self._subrun_cache = {}
+
+    @property
+    def _lineages(self):
+        if self._resolver is None:
+            self._resolver = LineageResolver(self._plugin_class_registry, self.config,
+                                             self.context_config, self.run_metadata,
+                                             self._regular_subruns)
+        return self._resolver
+
+    def _known_options(self):
+        names = set()
+        for cls in self._plugin_class_registry.values():
+            names.update(cls.takes_config)
+        return names
+
+    def set_config(self, config=None, mode="update"):
+        """Set plugin options: mode 'update' (default), 'setdefault' or 'replace'."""
+        config = dict(config or {})
+        if mode == "replace":
+            self.config = {}
+        known = self._known_options()
+        for k, v in config.items():
+            if self._plugin_class_registry and k not in known and \
+                    k not in self.context_config.get("free_options", ()):
+                warnings.warn(f"Unknown config option {k!r}: no registered plugin takes it; "
+                              f"it will do nothing", UserWarning, stacklevel=2)
+            if mode == "setdefault":
+                self.config.setdefault(k, v)
+            else:
+                self.config[k] = v
+        if mode not in ("update", "setdefault", "replace"):
+            raise InvalidConfiguration(f"set_config mode must be update, setdefault or replace, "
+                                       f"got {mode!r}")
+        self._changed()
+
+    def set_context_config(self, context_config=None, mode="update"):
+        """Set context options (see CONTEXT_OPTIONS), e.g. {'write_superruns': True}."""
+        context_config = dict(context_config or {})
+        if mode == "replace":
+            self.context_config = dict(CONTEXT_OPTIONS)
+        for k, v in context_config.items():
+            if k in NO_EFFECT_OPTIONS:
+                warnings.warn(f"Context option {k!r} is accepted for strax compatibility but has "
+                              f"no effect in superstrax", UserWarning, stacklevel=2)
+            elif k not in CONTEXT_OPTIONS:
+                warnings.warn(f"Unknown context option {k!r}; it will do nothing. Known options: "
+                              f"{sorted(CONTEXT_OPTIONS)}", UserWarning, stacklevel=2)
+                continue
+            if mode == "setdefault":
+                self.context_config.setdefault(k, v)
+            else:
+                self.context_config[k] = v
+        for cls in set(self._plugin_class_registry.values()):
+            cfg.check_per_run_defaults(cls, self.config,
+                                       self.context_config["use_per_run_defaults"])
+        self._changed()
+
+    def new_context(self, storage=None, config=None, register=None, deep_copy=False,
+                    replace=False, **context_config):
+        """A new context like this one, with some things changed."""
+        new = Context.__new__(Context)
+        new.__dict__.update(self.__dict__)
+        new.storage = list(self.storage) if storage is None else (
+            list(storage) if isinstance(storage, (list, tuple)) else [storage])
+        if not replace and storage is not None:
+            new.storage = list(self.storage) + new.storage
+        new.config = copy.deepcopy(self.config) if deep_copy else dict(self.config)
+        new.context_config = dict(self.context_config)
+        new._plugin_class_registry = dict(self._plugin_class_registry)
+        new._resolver, new._run_doc_cache, new._subrun_cache = None, {}, {}
+        if replace:
+            new.config, new.context_config = {}, dict(CONTEXT_OPTIONS)
+        if context_config:
+            new.set_context_config(context_config)
+        if config:
+            new.set_config(config)
+        if register:
+            new.register(register)
+        return new
+
+    def show_config(self, data_type=None, pattern="*", run_id="0"):
+        """A DataFrame of every option: its default, current value and the plugins using it."""
+        classes = list(dict.fromkeys(self._plugin_class_registry.values()))
+        if data_type is not None:
+            wanted, todo = set(), [data_type]
+            while todo:
+                d = todo.pop()
+                cls = self._plugin_class(d)
+                if cls not in wanted:
+                    wanted.add(cls)
+                    todo.extend(cls.depends_on_tuple())
+            classes = [c for c in classes if c in wanted]
+        rows = [r for r in cfg.describe_options(classes, self.config)
+                if fnmatch.fnmatch(r["option"], pattern)]
+        return pd.DataFrame(rows)
+
+    # --- plugins -----------------------------------------------------------------------------
+    def register(self, plugin_class):
+        """Register a plugin class (or a list of them); later registrations win."""
+        if isinstance(plugin_class, (list, tuple)):
+            for p in plugin_class:
+                self.register(p)
+            return
+        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
+            raise PluginError(f"register() takes Plugin subclasses, got {plugin_class!r}")
+        for d in plugin_class.provides_tuple():
+            if not isinstance(d, str) or "-" in d:
+                raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
+                                  f"strings without '-'")
+        cfg.check_per_run_defaults(plugin_class, self.config,
+                                   self.context_config["use_per_run_defaults"])
+        for d in plugin_class.provides_tuple():
+            self._plugin_class_registry[d] = plugin_class
+        self._changed()
+        return plugin_class
+
+    def register_all(self, module):
+        """Register every Plugin subclass defined in a module (or list of modules)."""
+        if isinstance(module, (list, tuple)):
+            for m in module:
+                self.register_all(m)
+            return
+        for name in dir(module):
+            x = getattr(module, name)
+            if isinstance(x, type) and issubclass(x, Plugin) and x.__module__ == module.__name__ \
+                    and (x.provides is not None or x.depends_on):
+                self.register(x)
+
+    def _plugin_class(self, data_type, run_id=None):
+        return self._lineages.plugin_class(data_type, run_id)
+
+    def _kind_of(self, data_type):
+        return self._plugin_class(data_type).kind_of(data_type)
+
+    def _make_plugin(self, cls, run_id, instances=None):
+        """A set-up plugin instance for run_id, with instances of its dependencies in .deps."""
+        instances = {} if instances is None else instances
+        if (cls, run_id) in instances:
+            return instances[(cls, run_id)]
+        plugin = cls()
+        plugin.run_id = str(run_id)
+        config = self._lineages.config_for(cls, run_id)
+        plugin.config = {k: v for k, v in config.items() if k != "__subrun_dependent__"}
+        plugin.lineage = self._lineages.lineage(run_id, plugin.provides[-1])
+        instances[(cls, run_id)] = plugin
+        plugin.deps = {d: self._make_plugin(self._plugin_class(d, run_id), run_id, instances)
+                       for d in plugin.depends_on}
+        plugin.setup()
+        plugin._resolve_dtypes()
+        return plugin
+
+    def _dtype_of(self, run_id, data_type, parts=None):
+        """The dtype of data_type: from stored metadata when the plan loads it, else the plugin."""
+        import ast
+        for part in parts or ():
+            if isinstance(part.node, LoadNode):
+                md = part.node.frontend.get_metadata(part.node.key)
+                return np.dtype(ast.literal_eval(md["dtype"]))
+            if isinstance(part.node, OutputNode):
+                return part.node.compute.plugin.dtype_for(data_type)
+        return self.get_single_plugin(superruns_first_regular(self, run_id), data_type
+                                      ).dtype_for(data_type)
+
+    def get_single_plugin(self, run_id, data_type):
+        return self._make_plugin(self._plugin_class(data_type, run_id), run_id)
+
+    def provided_dtypes(self):
+        return {d: cls for d, cls in self._plugin_class_registry.items()}
+
+    def data_info(self, data_type):
+        """Field name, numpy type and description of each field of data_type."""
+        dtype = self.get_single_plugin("0", data_type).dtype_for(data_type)
+        rows = []
+        for name in dtype.names:
+            field = dtype.fields[name]
+            rows.append({"Field name": name, "Data type": str(field[0].base) +
+                         (str(field[0].shape) if field[0].shape else ""),
+                         "Comment": field[2] if len(field) > 2 else ""})
+        return pd.DataFrame(rows, columns=["Field name", "Data type", "Comment"])
+
+    def search_field(self, pattern, show=True):
+        """Data types with fields matching a glob pattern: {data_type: [fields]}."""
+        found = {}
+        for d in sorted(self._plugin_class_registry):
+            try:
+                dtype = self.get_single_plugin("0", d).dtype_for(d)
+            except Exception:   # a plugin that cannot be set up for run 0 is skipped
+                continue
+            hits = [n for n in dtype.names if fnmatch.fnmatch(n, pattern)]
+            if hits:
+                found[d] = hits
+        if show:
+            for d, hits in found.items():
+                print(f"{d}: {', '.join(hits)}")
+        return found
+
+    # --- lineage and keys ----------------------------------------------------------------------
+    def lineage(self, run_id, data_type):
+        return self._lineages.lineage(str(run_id), data_type)
+
+    def key_for(self, run_id, data_type, combining=False):
+        """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
+        from .storage.common import DataKey
+        run_id = str(run_id)
+        lineage = self.lineage(run_id, data_type)
+        if is_superrun_id(run_id):
+            spec = self._superrun_doc(run_id)["sub_run_spec"]
+            return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining)
+        if combining:
+            raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
+        return DataKey(run_id, data_type, lineage)
+
+    # --- storage -------------------------------------------------------------------------------
+    def _frontends_for(self, key):
+        for fe in self.storage:
+            if getattr(key, "is_superrun", False) and not getattr(fe, "provide_superruns", False):
+                continue
+            yield fe
+
+    def _find_frontend(self, key):
+        for fe in self._frontends_for(key):
+            if fe.is_stored(key):
+                return fe
+        return None
+
+    def _writable_frontend(self, key):
+        if getattr(key, "is_superrun", False):
+            if not self.context_config.get("write_superruns") or key.combining:
+                return None
+        for fe in self._frontends_for(key):
+            if not getattr(fe, "readonly", False):
+                return fe
+        return None
+
+    def _data_metadata(self, key, cls, dtype, run_id):
+        from . import __version__
+        return {
+            "run_id": str(run_id),
+            "data_type": key.data_type,
+            "data_kind": cls.kind_of(key.data_type),
+            "dtype": repr(np.dtype(dtype).descr),
+            "compressor": cls.compressor,
+            "lineage": key.lineage,
+            "lineage_hash": key.lineage_hash,
+            "chunk_target_size_mb": cls.chunk_target_size_mb,
+            "strax_version": STRAX_FORMAT_VERSION,
+            "superstrax_version": __version__,
+        }
+
+    def is_stored(self, run_id, target, detailed=False, **kwargs):
+        """True if target is stored for run_id (for a superrun: stored as superrun data)."""
+        self._check_kwargs(kwargs, "is_stored")
+        if isinstance(target, (list, tuple)):
+            return all(self.is_stored(run_id, t) for t in target)
+        key = self.key_for(run_id, target)
+        return self._find_frontend(key) is not None
+
+    def get_meta(self, run_id, target):
+        """The stored metadata of target for run_id."""
+        key = self.key_for(run_id, target)
+        fe = self._find_frontend(key)
+        if fe is None:
+            raise DataNotAvailable(f"{key} is not stored in any frontend; make it first "
+                                   f"(st.make({str(run_id)!r}, {target!r}))")
+        return fe.get_metadata(key)
+
+    get_metadata = get_meta
+
+    # --- runs and superruns --------------------------------------------------------------------
+    def run_metadata(self, run_id, projection=None):
+        """The run document of run_id (a superrun's holds sub_run_spec, start, end, livetime)."""
+        return runs.run_metadata(self.storage, run_id, projection=projection)
+
+    def _run_doc(self, run_id):
+        """Run documents, cached while their files do not change."""
+        run_id = str(run_id)
+        stamp = None
+        for fe in self.storage:
+            if getattr(fe, "provide_run_metadata", False) and hasattr(fe, "_run_meta_path"):
+                try:
+                    st = os.stat(fe._run_meta_path(run_id))
+                    stamp = (id(fe), st.st_mtime_ns, st.st_size)
+                    break
+                except (OSError, ValueError):
+                    continue
+        cached = self._run_doc_cache.get(run_id)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        doc = self.run_metadata(run_id)
+        if stamp is not None:
+            self._run_doc_cache[run_id] = (stamp, doc)
+        return doc
+
+    def _superrun_doc(self, superrun_id):
+        doc = self._run_doc(superrun_id)
+        if not doc.get("sub_run_spec"):
+            raise SuperrunError(f"run {superrun_id} starts with '_' but has no sub_run_spec in its "
+                                f"run document; define it with st.define_run")
+        return doc
+
+    def _subrun_specs(self, superrun_id):
+        """The regular runs (and ranges) of a superrun, ordered by start."""
+        doc = self._superrun_doc(superrun_id)
+        stamp = repr(doc["sub_run_spec"])
+        cached = self._subrun_cache.get(superrun_id)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, superruns.resolve(self._run_doc, superrun_id))
+            self._subrun_cache[superrun_id] = cached
+        return cached[1]
+
+    def _regular_subruns(self, superrun_id):
+        return [s.run_id for s in self._subrun_specs(superrun_id)]
+
+    def define_run(self, name, data, from_run=None):
+        """Define a superrun: name (starting with '_') and its subruns.
+
+        data: a list of run ids; a dict {run_id: 'all' | [(start, end), ...]} (ns); or an array /
+        DataFrame of rows with time and endtime (and run_id, else give from_run), in which case
+        the superrun is exactly the time ranges of those rows.
+        """
+        frontend = next((fe for fe in self.storage if getattr(fe, "can_define_runs", False)), None)
+        if frontend is None:
+            raise SuperrunError(
+                f"Cannot define superrun {name}: no storage can store run documents. Add a "
+                f"DataDirectory with provide_run_metadata=True and readonly=False")
+        doc = superruns.superrun_document(self._run_doc, name, data, from_run=from_run)
+        frontend.write_run_metadata(doc["name"], doc)
+        self._subrun_cache.pop(doc["name"], None)
+        self._run_doc_cache.pop(doc["name"], None)
+        self._changed()
+
+    def scan_runs(self, store_fields=()):
+        fields = tuple(store_fields) + tuple(self.context_config.get("store_run_fields") or ())
+        return runs.scan_runs(self.storage, fields)
+
+    def select_runs(self, run_mode=None, run_id=None, include_tags=None, exclude_tags=None,
+                    available=(), pattern_type="fnmatch", store_fields=(), progress_bar=None,
+                    **kwargs):
+        """A DataFrame of runs and superruns, filtered, with <type>_available columns."""
+        self._check_kwargs(kwargs, "select_runs")
+        df = self.scan_runs(store_fields)
+        if run_mode is not None and len(df):
+            df = self._with_superrun_modes(df)
+        df = runs.filter_runs(df, run_mode=run_mode, run_id=run_id, include_tags=include_tags,
+                              exclude_tags=exclude_tags, pattern_type=pattern_type)
+        if isinstance(available, str):
+            available = (available,)
+        for target in tuple(available) + tuple(self.context_config.get("check_available") or ()):
+            col = f"{target}_available"
+            df[col] = self._availability(df["name"].tolist(), target, progress_bar)
+            if target in available:
+                df = df[df[col]].reset_index(drop=True)
+        return df
+
+    def _with_superrun_modes(self, df):
+        """Superruns list the modes of their subruns, so run_mode= matches them too."""
+        modes = df["mode"].tolist()
+        for i, name in enumerate(df["name"]):
+            if is_superrun_id(name):
+                subs = set()
+                try:
+                    for s in self._subrun_specs(name):
+                        subs.update(runs._joined(self._run_doc(s.run_id).get("mode")).split(","))
+                except Exception:     # an unresolvable superrun just keeps its own modes
+                    continue
+                own = set(modes[i].split(",")) if modes[i] else set()
+                modes[i] = ",".join(sorted((own | subs) - {""}))
+        df = df.copy()
+        df["mode"] = modes
+        return df
+
+    def _availability(self, names, target, progress_bar=None):
+        enabled = self._progress_enabled(progress_bar)
+        result = []
+        from tqdm.auto import tqdm
+        for name in tqdm(names, desc="Checking data availability", disable=not enabled,
+                         delay=1.0, leave=False):
+            try:
+                result.append(self.is_stored(name, target))
+            except Exception:      # a run whose key cannot be built has nothing stored
+                result.append(False)
+        return np.array(result, dtype=bool)
+
+    def list_available(self, target, runs=None, **kwargs):
+        """Names of the runs (and superruns) for which target is stored."""
+        self._check_kwargs(kwargs, "list_available")
+        names = self.scan_runs()["name"].tolist() if runs is None else [str(r) for r in runs]
+        return [n for n, ok in zip(names, self._availability(names, target, False)) if ok]
+
+    # --- getting data ----------------------------------------------------------------------------
+    def _check_kwargs(self, kwargs, where):
+        for k in kwargs:
+            if k not in ACCEPTED_GET_KWARGS:
+                warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
+                              UserWarning, stacklevel=3)
+
+    def _progress_enabled(self, progress_bar):
+        if progress_bar is None:
+            return bool(self.context_config.get("progress_bar", True))
+        return bool(progress_bar)
+
+    def get_components(self, run_id, targets=(), save=(), combining=False):
+        """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
+        targets = (targets,) if isinstance(targets, str) else tuple(targets)
+        save = (save,) if isinstance(save, str) else tuple(save)
+        return Planner(self, targets, save=save, combining=combining).plan(str(run_id))
+
+    def _time_range(self, run_id, targets, time_range, seconds_range, time_within):
+        if time_within is not None:
+            from .kernels import endtimes
+            row = np.asarray(time_within)
+            time_range = (int(row["time"]), int(endtimes(row.reshape(1))[0]))
+        if seconds_range is not None:
+            start, _ = self.estimate_run_start_and_end(run_id, targets)
+            time_range = (start + int(1e9 * seconds_range[0]), start + int(1e9 * seconds_range[1]))
+        if time_range is not None:
+            time_range = (int(time_range[0]), int(time_range[1]))
+            if time_range[1] < time_range[0]:
+                raise InvalidConfiguration(f"time_range {time_range} ends before it starts")
+        return time_range
+
+    def estimate_run_start_and_end(self, run_id, targets=None):
+        """(start, end) in ns: from the run document, else from stored metadata."""
+        try:
+            doc = self._run_doc(run_id)
+            return superruns.to_ns(doc["start"]), superruns.to_ns(doc["end"])
+        except (RunMetadataNotAvailable, KeyError, SuperrunError):
+            pass
+        for t in ([targets] if isinstance(targets, str) else list(targets or ())):
+            try:
+                md = self.get_meta(run_id, t)
+                return int(md["start"]), int(md["end"])
+            except Exception:       # not stored: try the next target
+                continue
+        return None, None
+
+    def get_iter(self, run_id, targets, save=(), max_workers=None, time_range=None,
+                 seconds_range=None, time_within=None, time_selection="fully_contained",
+                 selection=None, selection_str=None, keep_columns=None, drop_columns=None,
+                 progress_bar=None, combining=False, add_run_id_field=False, **kwargs):
+        """Chunks of targets for run_id, in time order, made where not stored."""
+        self._check_kwargs(kwargs, "get_iter")
+        if isinstance(run_id, (list, tuple, np.ndarray)):
+            for r in run_id:
+                yield from self.get_iter(r, targets, save=save, time_range=time_range,
+                                         seconds_range=seconds_range, time_within=time_within,
+                                         time_selection=time_selection, selection=selection,
+                                         selection_str=selection_str, keep_columns=keep_columns,
+                                         drop_columns=drop_columns, progress_bar=progress_bar,
+                                         combining=combining, add_run_id_field=add_run_id_field)
+            return
+        run_id = str(run_id)
+        targets = (targets,) if isinstance(targets, str) else tuple(targets)
+        save = (save,) if isinstance(save, str) else tuple(save)
+        if combining and not is_superrun_id(run_id):
+            raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
+        time_range = self._time_range(run_id, targets, time_range, seconds_range, time_within)
+        plan = Planner(self, targets, save=save, combining=combining).plan(run_id)
+        processor = Processor(self, plan, time_range=time_range, selection=time_selection)
+        selection = selection if selection is not None else selection_str
+        start, end = time_range or self._progress_span(run_id, plan)
+        chunks = with_progress(iter(processor), start, end, desc=f"Loading {run_id} {'+'.join(targets)}",
+                               enabled=self._progress_enabled(progress_bar))
+        yield from self._shape_output(chunks, run_id, targets, selection, keep_columns,
+                                      drop_columns, add_run_id_field)
+
+    def _progress_span(self, run_id, plan):
+        for node in walk(plan):
+            if isinstance(node, LoadNode) and node is plan:
+                md = node.frontend.get_metadata(node.key)
+                return md.get("start"), md.get("end")
+        try:
+            return self.estimate_run_start_and_end(run_id)
+        except Exception:    # progress is a nicety: never fail a load for it
+            return None, None
+
+    def _shape_output(self, chunks, run_id, targets, selection, keep_columns, drop_columns,
+                      add_run_id):
+        new_dtype = None
+        for chunk in chunks:
+            data = chunk.data
+            if selection is not None and len(data):
+                data = data[output.selection_mask(data, selection)]
+            if keep_columns is not None or drop_columns is not None:
+                if new_dtype is None:
+                    new_dtype = output.column_dtype(chunk.dtype, keep_columns, drop_columns,
+                                                    what="+".join(targets))
+                data = output.project(data, new_dtype)
+            if add_run_id:
+                data = self._with_run_ids(chunk, data)
+            if data is not chunk.data:
+                chunk = Chunk(data_type=chunk.data_type, data_kind=chunk.data_kind,
+                              dtype=data.dtype, run_id=chunk.run_id, start=chunk.start,
+                              end=chunk.end, data=data, subruns=chunk.subruns,
+                              target_size_mb=chunk.target_size_mb)
+            yield chunk
+
+    @staticmethod
+    def _with_run_ids(chunk, data):
+        if chunk.subruns and len(data):
+            ids = np.full(len(data), "", dtype=object)
+            for sub, b in chunk.subruns.items():
+                inside = (data["time"] >= b["start"]) & (data["time"] < max(b["end"], b["start"] + 1))
+                ids[inside] = sub
+            width = max(len(s) for s in chunk.subruns)
+            out = output.add_run_id_field(data, "", width)
+            out["run_id"] = ids.astype(f"<U{width}")
+            return out
+        return output.add_run_id_field(data, str(chunk.run_id), len(str(chunk.run_id)))
+
+    def get_array(self, run_id, targets, save=(), max_workers=None, **kwargs):
+        """One numpy array of targets for a run or a list of runs (then with a run_id field)."""
+        if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
+            run_ids = [str(r) for r in run_id]
+            width = max(len(r) for r in run_ids) if run_ids else 1
+            arrays = []
+            for r in run_ids:
+                a = self.get_array(r, targets, save=save, **kwargs)
+                if "run_id" not in (a.dtype.names or ()):
+                    a = output.add_run_id_field(a, r, width)
+                arrays.append(a)
+            return np.concatenate(arrays) if arrays else np.zeros(0)
+        if isinstance(run_id, (list, tuple, np.ndarray)):
+            run_id = run_id[0]
+        chunks = [c.data for c in self.get_iter(run_id, targets, save=save, **kwargs)]
+        if not chunks:
+            return np.zeros(0, dtype=self._output_dtype(run_id, targets))
+        if len(chunks) == 1:
+            return chunks[0]
+        return np.concatenate(chunks)
+
+    def _output_dtype(self, run_id, targets):
+        targets = (targets,) if isinstance(targets, str) else tuple(targets)
+        from .dtypes import merged_dtype
+        return merged_dtype([self.get_single_plugin(
+            superruns_first_regular(self, str(run_id)), t).dtype_for(t) for t in targets])
+
+    def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
+        """A pandas DataFrame of the scalar fields of targets."""
+        return output.to_dataframe(self.get_array(run_id, targets, save=save, **kwargs))
+
+    def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None, **kwargs):
+        """Make (and store) targets for a run or runs without keeping the data in memory."""
+        if isinstance(run_id, (list, tuple, np.ndarray)):
+            for r in run_id:
+                self.make(r, targets, save=save, progress_bar=progress_bar, **kwargs)
+            return
+        targets_t = (targets,) if isinstance(targets, str) else tuple(targets)
+        if all(self._stored_quietly(run_id, t) for t in targets_t):
+            return
+        for _ in self.get_iter(run_id, targets, save=save, progress_bar=progress_bar, **kwargs):
+            pass
+
+    def _stored_quietly(self, run_id, target):
+        try:
+            return self.is_stored(run_id, target)
+        except Exception:    # the error will surface, clearly, when making it
+            return False
+
+
+def superruns_first_regular(ctx, run_id):
+    if is_superrun_id(run_id):
+        return ctx._subrun_specs(run_id)[0].run_id
+    return run_id

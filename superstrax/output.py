@@ -1,0 +1,68 @@
+"""What users get back: rows selected, columns kept, arrays built, DataFrames made."""
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidConfiguration
+
+
+def selection_mask(data, selection):
+    """Boolean mask of rows matching a selection string (or list of them, all must hold)."""
+    if selection is None:
+        return None
+    if isinstance(selection, (list, tuple)):
+        selection = " & ".join(f"({s})" for s in selection)
+    scalar = {n: data[n] for n in data.dtype.names if data.dtype[n].shape == ()}
+    try:
+        mask = pd.eval(selection, local_dict=scalar, engine="python", parser="pandas")
+    except Exception as e:
+        raise InvalidConfiguration(
+            f"cannot evaluate selection {selection!r} on fields {sorted(scalar)}: {e}") from None
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != (len(data),):
+        raise InvalidConfiguration(f"selection {selection!r} must give one True/False per row")
+    return mask
+
+
+def column_dtype(dtype, keep_columns=None, drop_columns=None, what=""):
+    """The dtype after keep/drop; None if nothing changes."""
+    if keep_columns is None and drop_columns is None:
+        return None
+    names = list(dtype.names)
+    if keep_columns is not None:
+        keep = [keep_columns] if isinstance(keep_columns, str) else list(keep_columns)
+        unknown = [k for k in keep if k not in names]
+        if unknown:
+            raise InvalidConfiguration(f"keep_columns {unknown} are not fields of {what}; "
+                                       f"fields are {names}")
+        names = [n for n in names if n in keep]
+    if drop_columns is not None:
+        drop = [drop_columns] if isinstance(drop_columns, str) else list(drop_columns)
+        unknown = [k for k in drop if k not in dtype.names]
+        if unknown:
+            warnings.warn(f"drop_columns {unknown} are not fields of {what}; ignored")
+        names = [n for n in names if n not in drop]
+    return np.dtype([dtype.descr[dtype.names.index(n)] for n in names])
+
+
+def project(data, new_dtype):
+    out = np.empty(len(data), dtype=new_dtype)
+    for n in new_dtype.names:
+        out[n] = data[n]
+    return out
+
+
+def add_run_id_field(data, run_id, width):
+    dtype = np.dtype(data.dtype.descr + [("run_id", f"<U{max(width, 1)}")])
+    out = np.empty(len(data), dtype=dtype)
+    for n in data.dtype.names:
+        out[n] = data[n]
+    out["run_id"] = run_id
+    return out
+
+
+def to_dataframe(data):
+    """A DataFrame of the scalar fields; multi-dimensional fields are left out, as in strax."""
+    scalar = [n for n in data.dtype.names if data.dtype[n].shape == ()]
+    return pd.DataFrame({n: data[n] for n in scalar})

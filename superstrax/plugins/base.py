@@ -1,0 +1,270 @@
+"""Plugin: turns synchronised input chunks into output chunks of declared types."""
+import inspect
+import re
+import time
+from enum import IntEnum
+from types import MappingProxyType
+
+import numpy as np
+
+from ..chunk import Chunk, DEFAULT_CHUNK_SIZE_MB
+from ..errors import PluginError
+
+
+class SaveWhen(IntEnum):
+    """When a plugin's output is written to storage."""
+    NEVER = 0
+    EXPLICIT = 1   # only when named in save=...
+    TARGET = 2     # when it is a requested target
+    ALWAYS = 3
+
+
+def camel_to_snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def as_str_tuple(x):
+    if x is None:
+        return ()
+    if isinstance(x, str):
+        return (x,)
+    return tuple(x)
+
+
+class Plugin:
+    """Base of all plugins. Subclasses set class attributes and implement compute()."""
+
+    __version__ = "0.0.0"
+    provides = None            # str or tuple of str; default: class name in snake_case
+    depends_on = ()            # data types this plugin reads
+    data_kind = None           # str, or dict data_type -> kind for multi-output plugins
+    dtype = None               # dtype spec, dict per output, or infer_dtype()
+    compressor = "blosc"
+    save_when = SaveWhen.ALWAYS
+    rechunk_on_save = True
+    rechunk_on_load = False
+    chunk_target_size_mb = DEFAULT_CHUNK_SIZE_MB
+    chunk_source_size_mb = DEFAULT_CHUNK_SIZE_MB
+    allow_superrun = False
+    parallel = False
+    child_plugin = False
+    input_timeout = 80
+    takes_config = MappingProxyType({})
+
+    # --- class-level description, usable before an instance exists --------------------------
+    @classmethod
+    def provides_tuple(cls):
+        if cls.provides is None:
+            return (camel_to_snake(cls.__name__),)
+        return as_str_tuple(cls.provides)
+
+    @classmethod
+    def depends_on_tuple(cls):
+        return as_str_tuple(cls.depends_on)
+
+    @classmethod
+    def version(cls):
+        if cls.__version__ is None:
+            raise PluginError(
+                f"{cls.__name__}.__version__ is None; superstrax needs an explicit version string "
+                f"so that its lineage hash is reproducible")
+        return str(cls.__version__)
+
+    @classmethod
+    def kind_of(cls, data_type):
+        if isinstance(cls.data_kind, dict):
+            return cls.data_kind[data_type]
+        if cls.data_kind is None:
+            provides = cls.provides_tuple()
+            if len(provides) > 1:
+                raise PluginError(f"{cls.__name__} provides several types; data_kind must be a dict")
+            return provides[0]
+        return cls.data_kind
+
+    @classmethod
+    def save_when_for(cls, data_type):
+        if isinstance(cls.save_when, dict):
+            return SaveWhen(cls.save_when.get(data_type, SaveWhen.ALWAYS))
+        return SaveWhen(cls.save_when)
+
+    @classmethod
+    def can_rechunk(cls, data_type):
+        if isinstance(cls.rechunk_on_save, dict):
+            return bool(cls.rechunk_on_save.get(data_type, True))
+        return bool(cls.rechunk_on_save)
+
+    # --- instance life cycle -----------------------------------------------------------------
+    def __init__(self):
+        self.provides = self.provides_tuple()
+        self.depends_on = self.depends_on_tuple()
+        self.config = {}
+        self.deps = {}
+        self.run_id = None
+        self.lineage = None
+        self._dtypes = None
+        params = inspect.signature(self.compute).parameters
+        self.compute_takes_chunk_i = "chunk_i" in params
+        self.compute_takes_start_end = "start" in params and "end" in params
+
+    @property
+    def multi_output(self):
+        return len(self.provides) > 1
+
+    def setup(self):
+        """Hook run once the config and dependencies are known."""
+
+    def infer_dtype(self):
+        """Output dtype(s) when `dtype` is not a class attribute."""
+        raise PluginError(f"{self.__class__.__name__} sets no dtype and does not implement infer_dtype()")
+
+    def _resolve_dtypes(self):
+        from ..dtypes import to_numpy_dtype
+        spec = self.dtype if self.dtype is not None else self.infer_dtype()
+        if self.multi_output:
+            if not isinstance(spec, dict):
+                raise PluginError(f"{self.__class__.__name__} provides {self.provides}; "
+                                  f"its dtype must be a dict keyed by data type")
+            dtypes = {d: to_numpy_dtype(spec[d]) for d in self.provides}
+        else:
+            if isinstance(spec, dict):
+                spec = spec[self.provides[0]]
+            dtypes = {self.provides[0]: to_numpy_dtype(spec)}
+        for d, dt in dtypes.items():
+            names = dt.names or ()
+            if "time" not in names or not ("endtime" in names or ("length" in names and "dt" in names)):
+                raise PluginError(f"{self.__class__.__name__}: dtype of {d} needs a 'time' field and "
+                                  f"either 'endtime' or 'length' and 'dt'")
+        self._dtypes = dtypes
+
+    def dtype_for(self, data_type):
+        if self._dtypes is None:
+            self._resolve_dtypes()
+        return self._dtypes[data_type]
+
+    # --- computing ---------------------------------------------------------------------------
+    def compute(self, **kwargs):
+        raise NotImplementedError
+
+    def is_ready(self, chunk_i):
+        return True
+
+    def source_finished(self):
+        raise PluginError(f"{self.__class__.__name__} depends on nothing, so it is a source plugin "
+                          f"and must implement source_finished()")
+
+    def cleanup(self, wait_for=None):
+        """Hook called after the last chunk."""
+
+    def chunk(self, *, start, end, data, data_type=None, run_id=None, subruns=None):
+        """Wrap data in a Chunk of one of this plugin's outputs (source plugins return these)."""
+        if data_type is None:
+            if self.multi_output:
+                raise PluginError(f"{self.__class__.__name__}.chunk() needs data_type= "
+                                  f"because the plugin provides {self.provides}")
+            data_type = self.provides[0]
+        return Chunk(data_type=data_type, data_kind=self.kind_of(data_type),
+                     dtype=self.dtype_for(data_type), run_id=run_id or self.run_id,
+                     start=start, end=end, data=data, subruns=subruns,
+                     target_size_mb=self.chunk_target_size_mb)
+
+    def iter_outputs(self, steps):
+        """Consume synchronised input steps ({kind: Chunk}); yield {data_type: Chunk}.
+
+        Source plugins (no dependencies) get no steps and produce chunks until finished.
+        """
+        if not self.depends_on:
+            yield from self._iter_source()
+            return
+        for chunk_i, inputs in enumerate(steps):
+            yield self.do_compute(chunk_i=chunk_i, **inputs)
+
+    def _iter_source(self):
+        chunk_i, waited = 0, 0.0
+        while True:
+            if self.is_ready(chunk_i):
+                if self.compute_takes_chunk_i:
+                    result = self.compute(chunk_i=chunk_i)
+                else:
+                    result = self.compute()
+                yield self._fix_source_output(result)
+                chunk_i, waited = chunk_i + 1, 0.0
+            elif self.source_finished():
+                # New data may have arrived between the two questions; ask once more.
+                if not self.is_ready(chunk_i):
+                    return
+            else:
+                if waited > self.input_timeout:
+                    raise PluginError(
+                        f"{self.__class__.__name__} (run {self.run_id}): chunk {chunk_i} was not "
+                        f"ready after {self.input_timeout} s and the source is not finished")
+                time.sleep(0.05)
+                waited += 0.05
+
+    def _fix_source_output(self, result):
+        if isinstance(result, Chunk):
+            result = {result.data_type: result}
+        if not isinstance(result, dict) or not all(isinstance(c, Chunk) for c in result.values()):
+            raise PluginError(
+                f"{self.__class__.__name__} (run {self.run_id}) is a source plugin; its compute() "
+                f"must return self.chunk(start=..., end=..., data=...) (or a dict of them), "
+                f"got {type(result).__name__}")
+        if set(result) != set(self.provides):
+            raise PluginError(f"{self.__class__.__name__} (run {self.run_id}) returned "
+                              f"{sorted(result)} but provides {self.provides}")
+        return {d: self._as_chunk(d, c, c.start, c.end, c.subruns) for d, c in result.items()}
+
+    def do_compute(self, chunk_i=None, **kwargs):
+        if not kwargs:
+            raise PluginError(f"{self.__class__.__name__}: do_compute got no inputs")
+        first = next(iter(kwargs.values()))
+        start, end, subruns = first.start, first.end, first.subruns
+        arguments = {kind: chunk.data for kind, chunk in kwargs.items()}
+        if self.compute_takes_chunk_i:
+            arguments["chunk_i"] = chunk_i
+        if self.compute_takes_start_end:
+            arguments["start"], arguments["end"] = start, end
+        result = self.compute(**arguments)
+        return self._fix_output(result, start, end, subruns)
+
+    def _fix_output(self, result, start, end, subruns=None):
+        if self.multi_output:
+            if not isinstance(result, dict) or set(result) != set(self.provides):
+                got = sorted(result) if isinstance(result, dict) else type(result).__name__
+                raise PluginError(f"{self.__class__.__name__} (run {self.run_id}) must return a dict "
+                                  f"with keys {self.provides}, got {got}")
+            return {d: self._as_chunk(d, r, start, end, subruns) for d, r in result.items()}
+        if isinstance(result, dict) and set(result) == set(self.provides):
+            result = result[self.provides[0]]
+        return {self.provides[0]: self._as_chunk(self.provides[0], result, start, end, subruns)}
+
+    def _as_chunk(self, data_type, result, start, end, subruns):
+        expected = self.dtype_for(data_type)
+        if isinstance(result, Chunk):
+            if result.dtype != expected:
+                self._wrong_dtype(data_type, result.dtype, expected)
+            return result
+        if not isinstance(result, np.ndarray):
+            raise PluginError(f"{self.__class__.__name__} (run {self.run_id}) returned "
+                              f"{type(result).__name__} for {data_type}; expected a numpy array")
+        if result.dtype != expected:
+            if result.dtype.names and set(result.dtype.names) == set(expected.names or ()) \
+                    and all(result.dtype[n] == expected[n] for n in expected.names):
+                # Same fields in another order or with other titles: copy into the declared layout.
+                fixed = np.zeros(len(result), dtype=expected)
+                for n in expected.names:
+                    fixed[n] = result[n]
+                result = fixed
+            else:
+                self._wrong_dtype(data_type, result.dtype, expected)
+        return Chunk(data_type=data_type, data_kind=self.kind_of(data_type), dtype=expected,
+                     run_id=self.run_id, start=start, end=end, data=result, subruns=subruns,
+                     target_size_mb=self.chunk_target_size_mb)
+
+    def _wrong_dtype(self, data_type, got, expected):
+        raise PluginError(
+            f"{self.__class__.__name__} (run {self.run_id}) returned {data_type} with fields "
+            f"{list(got.names or [got.str])}, but declares {list(expected.names)}; "
+            f"fix the plugin's compute() or its dtype")
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(provides={self.provides}, run_id={self.run_id!r})"

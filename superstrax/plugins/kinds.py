@@ -1,0 +1,179 @@
+"""The specialised plugin kinds: loop, overlap window, exhaust, merge-only and cut."""
+import numpy as np
+
+from ..chunk import Chunk
+from ..errors import PluginError
+from .base import Plugin, SaveWhen
+from .sync import split_all
+
+
+class LoopPlugin(Plugin):
+    """Calls compute_loop(row, **things_inside_row) for each row of the `loop_over` kind.
+
+    Rows of the other kinds are passed when they lie fully inside the row's [time, endtime).
+    """
+
+    loop_over = None
+
+    def compute_loop(self, base, **kwargs):
+        raise NotImplementedError
+
+    def compute(self, **kwargs):
+        from ..dtypes import endtime
+        base_kind = self.loop_over or self._first_kind(kwargs)
+        base = kwargs[base_kind]
+        dtype = self.dtype_for(self.provides[0])
+        result = np.zeros(len(base), dtype=dtype)
+        base_end = endtime(base) if len(base) else np.zeros(0, np.int64)
+        bounds = {}
+        for kind, things in kwargs.items():
+            if kind == base_kind:
+                continue
+            t, e = things["time"], endtime(things) if len(things) else np.zeros(0, np.int64)
+            lo = np.searchsorted(t, base["time"], side="left")
+            hi = np.searchsorted(t, base_end, side="left")
+            bounds[kind] = (things, e, lo, hi)
+        returned = set()
+        for i in range(len(base)):
+            inside = {}
+            for kind, (things, e, lo, hi) in bounds.items():
+                part = things[lo[i]:hi[i]]
+                inside[kind] = part[e[lo[i]:hi[i]] <= base_end[i]]
+            row = self.compute_loop(base[i], **inside)
+            for name, value in row.items():
+                result[name][i] = value
+            returned.update(row)
+        for name in ("time", "endtime", "length", "dt"):
+            if name in (dtype.names or ()) and name not in returned and name in (base.dtype.names or ()):
+                result[name] = base[name]
+        if "endtime" in (dtype.names or ()) and "endtime" not in returned \
+                and "endtime" not in (base.dtype.names or ()):
+            result["endtime"] = base_end
+        return result
+
+    def _first_kind(self, kwargs):
+        return next(iter(kwargs))
+
+
+class OverlapWindowPlugin(Plugin):
+    """A plugin whose result at time t depends on inputs within get_window_size() ns of t.
+
+    Inputs near a chunk boundary are kept and computed again with the next chunk, and
+    results are only emitted once every input that could change them has been seen.
+    """
+
+    def get_window_size(self):
+        raise NotImplementedError
+
+    def iter_outputs(self, steps):
+        window = int(self.get_window_size())
+        if window < 0:
+            raise PluginError(f"{self.__class__.__name__}: window size must be >= 0, got {window}")
+        cache = None          # {kind: Chunk} of inputs still needed for later results
+        emitted_until = None  # results before this time were already emitted
+        tail = None           # results after emitted_until from the latest computation
+        for chunk_i, inputs in enumerate(steps):
+            if cache:
+                inputs = {k: Chunk.concatenate([cache[k], c]) for k, c in inputs.items()}
+            if emitted_until is None:
+                emitted_until = min(c.start for c in inputs.values())
+            end = max(c.end for c in inputs.values())
+            outputs = self.do_compute(chunk_i=chunk_i, **_align_starts(inputs))
+            outputs = {d: _drop_before(c, emitted_until) for d, c in outputs.items()}
+            target = end - window
+            if target > emitted_until:
+                left, tail, t_emit = split_all(outputs, target, allow_early_split=True)
+                if t_emit > emitted_until:
+                    yield left
+                    emitted_until = t_emit
+                else:
+                    tail = outputs
+            else:
+                tail = outputs
+            t_keep = emitted_until - window
+            _, cache, _ = split_all(inputs, max(t_keep, min(c.start for c in inputs.values())),
+                                    allow_early_split=True)
+        if tail is not None:
+            yield tail
+
+
+def _align_starts(inputs):
+    """Give all inputs the earliest start so outputs computed from them fit in the chunk."""
+    start = min(c.start for c in inputs.values())
+    return {k: c if c.start == start else c._replace(start=start) for k, c in inputs.items()}
+
+
+def _drop_before(chunk, t):
+    if chunk.start >= t:
+        return chunk
+    keep = chunk.data["time"] >= t if len(chunk.data) else np.zeros(0, bool)
+    return chunk._replace(start=t, end=max(t, chunk.end), data=chunk.data[keep])
+
+
+class ExhaustPlugin(Plugin):
+    """Sees all of its input (a whole run, or a whole superrun) in one compute call."""
+
+    def iter_outputs(self, steps):
+        steps = list(steps)
+        if not steps:
+            return
+        merged = {kind: Chunk.concatenate([s[kind] for s in steps]) for kind in steps[0]}
+        yield self.do_compute(chunk_i=0, **merged)
+
+
+class MergeOnlyPlugin(Plugin):
+    """Joins the fields of several data types of one kind; nothing is computed or saved."""
+
+    save_when = SaveWhen.NEVER
+    rechunk_on_save = False
+
+    def infer_dtype(self):
+        from ..dtypes import merged_dtype
+        return merged_dtype([self.deps[d].dtype_for(d) for d in self.depends_on])
+
+    def compute(self, **kwargs):
+        if len(kwargs) != 1:
+            raise PluginError(f"{self.__class__.__name__}: all dependencies of a MergeOnlyPlugin "
+                              f"must be of one data kind, got kinds {sorted(kwargs)}")
+        data = next(iter(kwargs.values()))
+        dtype = self.dtype_for(self.provides[0])
+        if data.dtype == dtype:
+            return data
+        out = np.zeros(len(data), dtype=dtype)
+        for name in dtype.names:
+            out[name] = data[name]
+        return out
+
+
+class CutPlugin(Plugin):
+    """Computes one boolean cut per row of its input: implement cut_by(**inputs)."""
+
+    cut_name = None
+    cut_description = "No cut description was given"
+
+    @classmethod
+    def provides_tuple(cls):
+        if cls.provides is None and cls.cut_name:
+            return (cls.cut_name,)
+        return super().provides_tuple()
+
+    def infer_dtype(self):
+        from ..dtypes import time_fields
+        name = self.cut_name or self.provides[0]
+        return list(time_fields) + [((self.cut_description, name), np.bool_)]
+
+    def cut_by(self, **kwargs):
+        raise NotImplementedError
+
+    def compute(self, **kwargs):
+        from ..dtypes import endtime
+        data = next(iter(kwargs.values()))
+        cut = np.asarray(self.cut_by(**kwargs), dtype=bool)
+        if cut.shape != (len(data),):
+            raise PluginError(f"{self.__class__.__name__} (run {self.run_id}): cut_by returned "
+                              f"shape {cut.shape}, expected ({len(data)},)")
+        out = np.zeros(len(data), dtype=self.dtype_for(self.provides[0]))
+        out["time"] = data["time"]
+        out["endtime"] = endtime(data)
+        out[self.cut_name or self.provides[0]] = cut
+        return out

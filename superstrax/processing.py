@@ -1,0 +1,199 @@
+"""Processing: turn a plan into one stream of chunks; savers are sinks along the way.
+
+Streams are built eagerly (every consumer of a shared node is registered before the first
+chunk is pulled) and run lazily: nothing is read or computed until the caller iterates.
+"""
+from collections import deque
+
+from .chunk import Chunk, Rechunker, as_superrun_chunk, continuity_check
+from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, OutputNode
+from .plugins.sync import sync_inputs
+
+
+class SaveSink:
+    """Writes a stream through a Saver, rechunked when asked; opened at the first chunk."""
+
+    def __init__(self, target):
+        self.target = target
+        self.saver = None
+        self.rechunker = Rechunker(target.target_size_mb) if target.rechunk else None
+        self.chunk_i = 0
+        self.closed = False
+
+    def _write(self, chunk):
+        if self.saver is None:
+            self.saver = self.target.frontend.saver(self.target.key, dict(self.target.metadata))
+        self.saver.save(chunk, chunk_i=self.chunk_i)
+        self.chunk_i += 1
+
+    def receive(self, chunk):
+        if self.rechunker is None:
+            self._write(chunk)
+        else:
+            for c in self.rechunker.receive(chunk):
+                self._write(c)
+
+    def close(self, exception=None):
+        if self.closed:
+            return
+        self.closed = True
+        if exception is None and self.rechunker is not None:
+            for c in self.rechunker.flush():
+                self._write(c)
+        if self.saver is not None:
+            self.saver.close(exception=exception)
+
+
+class _Broadcaster:
+    """Runs one plugin once and hands each output to all of its consumers and savers."""
+
+    def __init__(self, processor, node):
+        self.node = node
+        self.queues = {}
+        self.sinks = {d: processor._sink(t) for d, t in node.saves.items()}
+        inputs = {d: processor._stream(n) for d, n in node.inputs.items()}
+        plugin = node.plugin
+        kind_of = {d: (n.compute.plugin.kind_of(d) if isinstance(n, OutputNode)
+                       else processor.ctx._kind_of(d)) for d, n in node.inputs.items()}
+        steps = sync_inputs(list(plugin.depends_on), kind_of.get, inputs) if inputs else iter(())
+        self.outputs = plugin.iter_outputs(steps)
+        self.finished = False
+
+    def consumer(self, data_type):
+        q = deque()
+        self.queues.setdefault(data_type, []).append(q)
+        return self._consume(q)
+
+    def _consume(self, q):
+        while True:
+            if not q:
+                if self.finished or not self._advance():
+                    return
+                continue
+            yield q.popleft()
+
+    def _advance(self):
+        try:
+            result = next(self.outputs)
+        except StopIteration:
+            self.finished = True
+            for sink in self.sinks.values():
+                sink.close()
+            self.node.plugin.cleanup()
+            return False
+        for d, chunk in result.items():
+            if d in self.sinks:
+                self.sinks[d].receive(chunk)
+            for q in self.queues.get(d, ()):
+                q.append(chunk)
+        return True
+
+
+class Processor:
+    """Builds the chunk stream of one plan; closes every saver when the stream ends."""
+
+    def __init__(self, ctx, plan, time_range=None, selection="fully_contained"):
+        self.ctx = ctx
+        self.selection = selection
+        self.sinks = []
+        self._broadcasters = {}
+        self.time_range = time_range
+        self._stream_root = self._stream(plan, time_range)
+
+    def _sink(self, target):
+        sink = SaveSink(target)
+        self.sinks.append(sink)
+        return sink
+
+    def _stream(self, node, pushdown=None):
+        if isinstance(node, LoadNode):
+            return continuity_check(node.frontend.loader(node.key, time_range=pushdown))
+        if isinstance(node, OutputNode):
+            if id(node.compute) not in self._broadcasters:
+                self._broadcasters[id(node.compute)] = _Broadcaster(self, node.compute)
+            return continuity_check(self._broadcasters[id(node.compute)].consumer(node.data_type))
+        if isinstance(node, ChainNode):
+            return continuity_check(self._chain(node, pushdown))
+        if isinstance(node, MergeNode):
+            streams = {d: self._stream(n, pushdown) for d, n in node.inputs.items()}
+            return (next(iter(step.values()))
+                    for step in sync_inputs(list(node.data_types), node.kinds.get, streams))
+        if isinstance(node, ComputeNode):
+            raise TypeError("a ComputeNode is reached through its OutputNodes")
+        raise TypeError(f"unknown plan node {node!r}")
+
+    def _chain(self, node, pushdown):
+        parts = []
+        for part in node.parts:
+            ranges = [tuple(r) for r in part.ranges] if part.ranges is not None else None
+            if pushdown is not None:
+                ranges = _intersect(ranges or [tuple(pushdown)], pushdown)
+                if not ranges:
+                    continue
+            hull = (ranges[0][0], ranges[-1][1]) if ranges else None
+            parts.append((ranges, hull, self._stream(part.node, hull)))
+        sink = self._sink(node.save) if node.save is not None and pushdown is None else None
+        return self._chain_chunks(node.run_id, parts, sink)
+
+    @staticmethod
+    def _chain_chunks(superrun_id, parts, sink):
+        for ranges, hull, stream in parts:
+            for chunk in stream:
+                if ranges is not None:
+                    chunk = _cut_to_ranges(chunk, ranges, hull)
+                    if chunk is None:
+                        continue
+                chunk = as_superrun_chunk(chunk, superrun_id)
+                if sink is not None:
+                    sink.receive(chunk)
+                yield chunk
+        if sink is not None:
+            sink.close()
+
+    def __iter__(self):
+        exception = None
+        try:
+            for chunk in self._stream_root:
+                if self.time_range is not None:
+                    chunk = _clip(chunk, self.time_range, self.selection)
+                    if chunk is None:
+                        continue
+                yield chunk
+        except BaseException as e:      # GeneratorExit too: an abandoned stream is incomplete
+            exception = e
+            raise
+        finally:
+            for sink in self.sinks:
+                if not sink.closed:
+                    sink.close(exception=exception or RuntimeError(
+                        "processing stopped before this data was complete"))
+
+
+def _intersect(ranges, window):
+    ws, we = window
+    out = [(max(s, ws), min(e, we)) for s, e in ranges]
+    return [(s, e) for s, e in out if e > s]
+
+
+def _cut_to_ranges(chunk, ranges, hull):
+    from .kernels import endtimes, ranges_mask
+    import numpy as np
+    start, end = max(chunk.start, hull[0]), min(chunk.end, hull[1])
+    if end < start or (end == start and chunk.end > chunk.start):
+        return None
+    data = chunk.data
+    if len(data):
+        starts = np.array([r[0] for r in ranges], dtype=np.int64)
+        stops = np.array([r[1] for r in ranges], dtype=np.int64)
+        mask = ranges_mask(data["time"], endtimes(data), starts, stops, "fully_contained")
+        data = data[mask]
+    return chunk._replace(start=start, end=end, data=data)
+
+
+def _clip(chunk, time_range, selection):
+    start, end = time_range
+    if chunk.end <= start and chunk.start < start or chunk.start >= end and chunk.end > end:
+        return None
+    if selection == "skip":
+        return chunk
+    return chunk.slice(start, end, selection=selection)

@@ -1,0 +1,283 @@
+"""Each plugin kind run through a Context on real files."""
+import numpy as np
+import pytest
+
+import superstrax as sx
+from superstrax.testutils import PeakClassification, Peaks, Records
+
+from conftest import make_runs
+
+
+def _ctx(storage, *plugins, **config):
+    return sx.Context(storage=[storage], register=[Records, Peaks, PeakClassification, *plugins],
+                      config={"bonus_area": 42, **config}, progress_bar=False)
+
+
+def test_source_and_plain_plugin_are_made_and_stored(storage):
+    st = _ctx(storage)
+    peaks = st.get_array("0", "peaks")
+    assert len(peaks) == 100 and np.all(peaks["area"] == 42)
+    assert st.is_stored("0", "records") and st.is_stored("0", "peaks")
+    # Peaks rechunk on save: ten record chunks become one stored chunk [0, 10).
+    chunks = st.get_meta("0", "peaks")["chunks"]
+    assert [(c["start"], c["end"], c["n"]) for c in chunks] == [(0, 10, 100)]
+    # Records do not: ten chunks, ten files.
+    assert len(st.get_meta("0", "records")["chunks"]) == 10
+    again = st.get_array("0", "peaks")
+    np.testing.assert_array_equal(again, peaks)
+
+
+def test_multi_output_plugin_saves_both_outputs_under_one_hash(storage):
+    st = _ctx(storage)
+    pc = st.get_array("0", "peak_classification")
+    assert len(pc) == 100
+    assert str(st.key_for("0", "peak_classification")) == "0-peak_classification-cs4m5gvv7q"
+    assert str(st.key_for("0", "lone_hits")) == "0-lone_hits-cs4m5gvv7q"
+    assert st.is_stored("0", "lone_hits")
+    lh = st.get_array("0", "lone_hits")
+    np.testing.assert_array_equal(lh["time"], pc["time"])
+
+
+def test_two_types_of_one_kind_load_merged(storage):
+    st = _ctx(storage)
+    both = st.get_array("0", ["peaks", "peak_classification"])
+    assert "area" in both.dtype.names and "type" in both.dtype.names
+    assert len(both) == 100
+
+
+def test_types_of_different_kinds_cannot_be_merged(storage):
+    st = _ctx(storage)
+    with pytest.raises(sx.PluginError, match="different data kinds"):
+        st.get_array("0", ["peaks", "lone_hits"])
+
+
+class SumPerChunk(sx.ExhaustPlugin):
+    """Sees all records of a run at once: one row with the total count."""
+    provides = "record_count"
+    depends_on = "records"
+    dtype = sx.time_fields + [(("Number of records", "n"), np.int64)]
+    save_when = sx.SaveWhen.NEVER
+
+    def compute(self, records, start, end):
+        out = np.zeros(1, self.dtype_for("record_count"))
+        out["time"], out["endtime"], out["n"] = start, end, len(records)
+        return out
+
+
+def test_exhaust_plugin_sees_the_whole_run(storage):
+    st = _ctx(storage, SumPerChunk)
+    r = st.get_array("0", "record_count")
+    assert r["n"].tolist() == [100]
+    assert (r["time"][0], r["endtime"][0]) == (0, 10)
+    assert not st.is_stored("0", "record_count")
+
+
+class Windows(sx.Plugin):
+    """One 'event' per two ns of records: [2k, 2k+2)."""
+    provides = "windows"
+    depends_on = "records"
+    data_kind = "windows"
+    dtype = sx.time_fields
+    rechunk_on_save = False
+
+    def compute(self, records, start, end):
+        t0 = (start + 1) // 2 * 2
+        times = np.arange(t0, end - 1, 2)
+        out = np.zeros(len(times), self.dtype_for("windows"))
+        out["time"], out["endtime"] = times, times + 2
+        return out
+
+
+class CountInWindow(sx.LoopPlugin):
+    provides = "window_counts"
+    depends_on = ("windows", "peaks")
+    data_kind = "windows"
+    dtype = sx.time_fields + [(("Peaks inside", "n_peaks"), np.int32),
+                              (("Summed area", "area"), np.float64)]
+
+    def compute_loop(self, windows, peaks):
+        return {"n_peaks": len(peaks), "area": peaks["area"].sum()}
+
+
+def test_loop_plugin_sees_rows_inside_each_window_across_kinds(storage):
+    st = _ctx(storage, Windows, CountInWindow)
+    out = st.get_array("0", "window_counts")
+    assert out["time"].tolist() == [0, 2, 4, 6, 8]
+    assert out["n_peaks"].tolist() == [20] * 5
+    assert np.allclose(out["area"], 20 * 42)
+
+
+class Smooth(sx.OverlapWindowPlugin):
+    """For each record: how many records lie within 3 ns before or after it."""
+    provides = "neighbours"
+    depends_on = "records"
+    data_kind = "records"
+    dtype = sx.time_fields + [(("Records within the window", "n_near"), np.int32)]
+    rechunk_on_save = False
+
+    def get_window_size(self):
+        return 3
+
+    def compute(self, records):
+        t = records["time"]
+        out = np.zeros(len(records), self.dtype_for("neighbours"))
+        out["time"], out["endtime"] = t, sx.endtime(records)
+        lo = np.searchsorted(t, t - 3, side="left")
+        hi = np.searchsorted(t, t + 3, side="right")
+        out["n_near"] = hi - lo
+        return out
+
+
+def test_overlap_window_plugin_matches_a_whole_run_computation(storage):
+    st = _ctx(storage, Smooth)
+    out = st.get_array("0", "neighbours")
+    records = st.get_array("0", "records")
+    t = records["time"]
+    expected = np.searchsorted(t, t + 3, side="right") - np.searchsorted(t, t - 3, side="left")
+    assert len(out) == len(records)
+    np.testing.assert_array_equal(out["time"], t)
+    np.testing.assert_array_equal(out["n_near"], expected)
+    # Stored chunk by chunk, contiguous, nothing twice.
+    chunks = st.get_meta("0", "neighbours")["chunks"]
+    assert chunks[0]["start"] == 0 and chunks[-1]["end"] == 10
+    assert all(a["end"] == b["start"] for a, b in zip(chunks, chunks[1:]))
+    assert sum(c["n"] for c in chunks) == 100
+
+
+class Cuts(sx.CutPlugin):
+    depends_on = "peaks"
+    cut_name = "cut_early"
+    cut_description = "Peak before 5 ns"
+
+    def cut_by(self, peaks):
+        return peaks["time"] < 5
+
+
+class PeakInfo(sx.MergeOnlyPlugin):
+    provides = "peak_info"
+    depends_on = ("peaks", "peak_classification", "cut_early")
+
+
+def test_cut_and_merge_only_plugins(storage):
+    st = _ctx(storage, Cuts, PeakInfo)
+    cut = st.get_array("0", "cut_early")
+    assert cut.dtype.names == ("time", "endtime", "cut_early")
+    assert cut["cut_early"].sum() == 50
+    info = st.get_array("0", "peak_info")
+    assert {"area", "type", "cut_early"} <= set(info.dtype.names)
+    assert len(info) == 100 and info["cut_early"].sum() == 50
+    assert not st.is_stored("0", "peak_info")     # merge-only data is never saved
+
+
+def test_wrong_dtype_from_a_plugin_is_a_clear_error(storage):
+    st = _ctx(storage, give_wrong_dtype=True)
+    with pytest.raises(sx.PluginError, match="Peaks.*run 0.*peaks"):
+        st.get_array("0", "peaks")
+    assert not st.is_stored("0", "peaks")
+
+
+def test_unknown_data_type_names_what_is_registered(storage):
+    st = _ctx(storage)
+    with pytest.raises(sx.DataNotAvailable, match="No plugin provides 'pekas'.*peaks"):
+        st.get_array("0", "pekas")
+
+
+class Unsorted(sx.Plugin):
+    provides = "unsorted"
+    depends_on = "records"
+    dtype = sx.time_fields
+
+    def compute(self, records, start, end):
+        out = np.zeros(2, self.dtype_for("unsorted"))
+        out["time"], out["endtime"] = [end - 1, start], [end, start + 1]
+        return out
+
+
+class Outside(sx.Plugin):
+    provides = "outside"
+    depends_on = "records"
+    dtype = sx.time_fields
+
+    def compute(self, records, start, end):
+        out = np.zeros(1, self.dtype_for("outside"))
+        out["time"], out["endtime"] = start, end + 5
+        return out
+
+
+def test_non_monotonic_times_and_rows_outside_chunks_are_refused(storage):
+    st = _ctx(storage, Unsorted, Outside)
+    with pytest.raises(sx.ChunkError, match="not sorted"):
+        st.get_array("0", "unsorted")
+    with pytest.raises(sx.ChunkError, match="after the chunk end"):
+        st.get_array("0", "outside")
+    assert not st.is_stored("0", "unsorted") and not st.is_stored("0", "outside")
+
+
+def test_crash_leaves_nothing_that_loads_and_data_can_be_made_after(storage, tmp_path):
+    st = _ctx(storage, crash=True)
+    from superstrax.testutils import SomeCrash
+    with pytest.raises(SomeCrash):
+        st.get_array("0", "records")
+    assert not st.is_stored("0", "records")
+    st.set_config({"crash": False})
+    assert len(st.get_array("0", "records")) == 100
+    assert st.is_stored("0", "records")
+
+
+def test_per_run_defaults(storage):
+    st = sx.Context(storage=[storage], register=[Records], progress_bar=False)
+    with pytest.raises(sx.InvalidConfiguration, match="bonus_area"):
+        st.register(Peaks)
+    st.set_context_config({"use_per_run_defaults": True})
+    st.register(Peaks)
+    assert str(st.key_for("0", "peaks")) == "0-peaks-v63qonu2jo"
+    assert str(st.key_for("1", "peaks")) == "1-peaks-n64lpr2ira"
+    assert str(st.key_for("5", "peaks")) == "5-peaks-n64lpr2ira"
+    assert np.all(st.get_array("0", "peaks")["area"] == 0)
+    assert np.all(st.get_array("1", "peaks")["area"] == 1)
+
+
+def test_lineage_keys_match_strax(storage):
+    st = _ctx(storage)
+    assert str(st.key_for("0", "records")) == "0-records-j3nd2fjbiq"
+    assert str(st.key_for("123", "records")) == "123-records-j3nd2fjbiq"
+    assert str(st.key_for("0", "peaks")) == "0-peaks-xia2iit6vb"
+    st.set_config({"n_chunks": 3, "secret_time_offset": 7})     # untracked
+    assert str(st.key_for("0", "records")) == "0-records-j3nd2fjbiq"
+    st.set_config({"dummy_tracked_option": 43})
+    assert st.key_for("0", "records").lineage_hash == "6xyrode2rq"
+    st.set_config({"dummy_tracked_option": 42, "base_area": 1})
+    assert st.key_for("0", "peaks").lineage_hash == "uframa7wcn"
+
+
+def test_unknown_config_and_kwargs_warn(storage):
+    st = _ctx(storage)
+    with pytest.warns(UserWarning, match="no_such_option"):
+        st.set_config({"no_such_option": 1})
+    with pytest.warns(UserWarning, match="no_such_kwarg"):
+        st.get_array("0", "records", no_such_kwarg=True)
+
+
+def test_time_range_selection_and_columns(storage):
+    st = _ctx(storage)
+    peaks = st.get_array("0", "peaks")
+    part = st.get_array("0", "peaks", time_range=(3, 6))
+    np.testing.assert_array_equal(part, peaks[(peaks["time"] >= 3) & (sx.endtime(peaks) <= 6)])
+    sel = st.get_array("0", "peaks", selection="(time >= 2) & (channel < 3)")
+    assert len(sel) == 8 * 3
+    cols = st.get_array("0", "peaks", keep_columns=("time", "area"))
+    assert cols.dtype.names == ("time", "area")
+    dropped = st.get_df("0", "peaks", drop_columns=["area_per_channel", "data"])
+    assert "area" in dropped.columns and "data" not in dropped.columns
+    secs = st.get_array("0", "records", seconds_range=(0, 5e-9))   # no run doc: data start
+    assert len(secs) == 50
+
+
+def test_several_runs_get_a_run_id_field(storage):
+    st = _ctx(storage)
+    make_runs(st, storage, ["0", "1"])
+    both = st.get_array(["0", "1"], "records")
+    assert len(both) == 200
+    assert set(both["run_id"]) == {"0", "1"}
+    df = st.get_df(["0", "1"], "peaks")
+    assert len(df) == 200 and set(df["run_id"]) == {"0", "1"}

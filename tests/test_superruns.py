@@ -1,0 +1,274 @@
+"""Superruns: defining, loading on the fly, storing rechunked, and their errors."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import superstrax as sx
+from superstrax.testutils import PeakClassification, Peaks, Records
+
+from conftest import make_runs, write_run_doc
+
+MS = 1_000_000
+
+
+@pytest.fixture
+def three(st, storage):
+    """Runs 0, 1, 2 of 100 records each, 10 ms apart, with run documents."""
+    bounds = make_runs(st, storage, ["0", "1", "2"], mode="calib", source="kr83m",
+                       tags=[{"name": "good"}])
+    return bounds
+
+
+def test_define_writes_an_ordered_document_with_livetime(st, storage, three):
+    st.define_run("_sr", ["2", "0", "1"])
+    doc = st.run_metadata("_sr")
+    assert list(doc["sub_run_spec"]) == ["0", "1", "2"]
+    with open(storage._run_meta_path("_sr")) as f:
+        on_disk = json.load(f)
+    assert list(on_disk["sub_run_spec"]) == ["0", "1", "2"]
+    livetime = sum(st.estimate_run_start_and_end(r)[1] - st.estimate_run_start_and_end(r)[0]
+                   for r in "012")
+    assert doc["livetime"] == float(livetime)
+    assert doc["start"] == st.run_metadata("0")["start"]
+    assert doc["end"] == st.run_metadata("2")["end"]
+    assert doc["mode"] == ["calib"] and doc["source"] == ["kr83m"]
+    assert doc["tags"] == [{"name": "good"}]
+
+
+def test_unpadded_run_ids_are_chained_by_time(st, storage):
+    make_runs(st, storage, ["9", "10", "11"])
+    st.define_run("_sr", ["10", "11", "9"])
+    assert list(st.run_metadata("_sr")["sub_run_spec"]) == ["9", "10", "11"]
+    data = st.get_array("_sr", "records")
+    assert np.all(np.diff(data["time"]) >= 0)
+    expected = st.get_array(["9", "10", "11"], "records")
+    np.testing.assert_array_equal(data["time"], expected["time"])
+
+
+def test_on_the_fly_chunks_carry_superrun_and_subruns(st, three):
+    st.define_run("_sr", ["0", "1", "2"])
+    chunks = list(st.get_iter("_sr", "peaks"))
+    assert all(c.run_id == "_sr" and c.is_superrun for c in chunks)
+    assert chunks[0].first_subrun["run_id"] == "0"
+    assert chunks[-1].last_subrun["run_id"] == "2"
+    covered = {}
+    for c in chunks:
+        for sub, b in c.subruns.items():
+            covered.setdefault(sub, []).append((b["start"], b["end"]))
+    assert set(covered) == {"0", "1", "2"}
+    # subrun peaks were made (and stored) where missing
+    assert all(st.is_stored(r, "peaks") for r in "012")
+
+
+def test_time_range_definition_equals_subruns_cut(st, three):
+    (s0, e0), (s1, e1) = three["0"], three["1"]
+    spec = {"0": [(s0 + 2, s0 + 5)], "1": [(s1, s1 + 3), (s1 + 6, s1 + 8)]}
+    st.define_run("_ranges", spec)
+    doc = st.run_metadata("_ranges")
+    assert doc["livetime"] == 3.0 + 3 + 2
+    got = st.get_array("_ranges", "peaks")
+    parts = []
+    for run, ranges in spec.items():
+        p = st.get_array(run, "peaks")
+        for a, b in ranges:
+            parts.append(p[(p["time"] >= a) & (sx.endtime(p) <= b)])
+    expected = np.concatenate(parts)
+    np.testing.assert_array_equal(got, expected)
+    st.set_context_config({"write_superruns": True})
+    st.make("_ranges", "peaks")
+    assert st.is_stored("_ranges", "peaks")
+    np.testing.assert_array_equal(st.get_array("_ranges", "peaks"), expected)
+
+
+def test_event_array_definition(st, three):
+    s1 = three["1"][0]
+    events = np.zeros(2, dtype=sx.time_fields)
+    events["time"] = [s1 + 1, s1 + 7]
+    events["endtime"] = [s1 + 3, s1 + 9]
+    st.define_run("_events", events, from_run="1")
+    got = st.get_array("_events", "records")
+    r = st.get_array("1", "records")
+    keep = ((r["time"] >= s1 + 1) & (sx.endtime(r) <= s1 + 3)) | \
+           ((r["time"] >= s1 + 7) & (sx.endtime(r) <= s1 + 9))
+    np.testing.assert_array_equal(got, r[keep])
+    df = pd.DataFrame({"time": events["time"], "endtime": events["endtime"], "run_id": ["1", "1"]})
+    st.define_run("_events_df", df)
+    np.testing.assert_array_equal(st.get_array("_events_df", "records"), r[keep])
+
+
+def test_nested_superruns(st, storage):
+    make_runs(st, storage, ["0", "1", "2", "3"])
+    st.define_run("_a", ["0", "1"])
+    st.define_run("_b", ["2"])
+    st.define_run("_ab", ["_a", "_b", "3"])
+    spans = {r: np.subtract(*st.estimate_run_start_and_end(r)[::-1]) for r in "0123"}
+    assert st.run_metadata("_ab")["livetime"] == float(sum(spans.values()))
+    assert [s.run_id for s in st._subrun_specs("_ab")] == ["0", "1", "2", "3"]
+    got = st.get_array("_ab", "records")
+    np.testing.assert_array_equal(got["time"], st.get_array(list("0123"), "records")["time"])
+    with pytest.raises(sx.SuperrunError, match="contains itself"):
+        st.define_run("_a", ["_ab"])
+    assert st.run_metadata("_a")["sub_run_spec"] == {"0": "all", "1": "all"}
+
+
+def test_definition_errors_write_nothing(st, storage, three):
+    s0, e0 = three["0"]
+    cases = [
+        (("nounderscore", ["0"]), "must be a string starting with '_'"),
+        (("_x", []), "no subruns"),
+        (("_x", ["0", "404"]), "subrun 404 is unknown"),
+        (("_x", ["0", "0"]), "more than once"),
+        (("_x", {"0": [(s0, s0 + 5), (s0 + 3, s0 + 6)]}), "overlap"),
+        (("_x", {"0": [(s0 - 5 * MS, s0 + 2)]}), "outside subrun 0"),
+        (("_x", ["_x"]), "cannot contain itself"),
+        (("_x", ["_nope"]), "unknown|No run document"),
+        (("_x-y", ["0"]), "may not contain '-'"),
+    ]
+    for (name, data), message in cases:
+        with pytest.raises((sx.SuperrunError, sx.RunMetadataNotAvailable), match=message):
+            st.define_run(name, data)
+    assert not os.path.exists(storage._run_meta_path("_x"))
+
+
+def test_overlapping_subruns_are_refused(st, storage, three):
+    write_run_doc(storage, "5", three["0"][0], three["1"][1])
+    with pytest.raises(sx.SuperrunError, match="overlap"):
+        st.define_run("_x", ["0", "5"])
+
+
+def test_redefinition_never_serves_stale_data(st, three):
+    st.set_context_config({"write_superruns": True})
+    st.define_run("_sr", ["0", "1"])
+    st.make("_sr", "records")
+    assert st.is_stored("_sr", "records")
+    st.define_run("_sr", ["0", "1", "2"])
+    assert not st.is_stored("_sr", "records")
+    assert len(st.get_array("_sr", "records")) == 300
+
+
+def test_stored_superrun_loads_without_subrun_data(st, storage, three):
+    st.set_context_config({"write_superruns": True})
+    st.define_run("_sr", ["0", "1", "2"])
+    expected = st.get_array("_sr", "peaks")
+    st.make("_sr", "peaks")
+    for r in "012":
+        shutil.rmtree(os.path.join(storage.path, str(st.key_for(r, "peaks"))))
+        shutil.rmtree(os.path.join(storage.path, str(st.key_for(r, "records"))))
+    got = st.get_array("_sr", "peaks")
+    np.testing.assert_array_equal(got, expected)
+    assert not st.is_stored("0", "peaks")
+    md = st.get_meta("_sr", "peaks")
+    assert md["run_id"] == "_sr"
+    assert len(md["chunks"]) == 1 and md["chunks"][0]["n"] == 300
+    assert set(md["chunks"][0]["subruns"]) == {"0", "1", "2"}
+
+
+def test_loading_options_on_superruns_stored_or_not(st, three):
+    st.define_run("_sr", ["0", "1", "2"])
+    s1 = three["1"][0]
+    whole = st.get_array("_sr", "peaks")
+    window = (s1 + 2, s1 + 5)
+    expected = whole[(whole["time"] >= window[0]) & (sx.endtime(whole) <= window[1])]
+    for stored in (False, True):
+        if stored:
+            st.set_context_config({"write_superruns": True})
+            st.make("_sr", "peaks")
+            assert st.is_stored("_sr", "peaks")
+        np.testing.assert_array_equal(st.get_array("_sr", "peaks", time_range=window), expected)
+        sel = st.get_array("_sr", "peaks", selection="channel < 2")
+        assert len(sel) == 60
+        cols = st.get_array("_sr", "peaks", keep_columns=["time", "area"])
+        assert cols.dtype.names == ("time", "area") and len(cols) == 300
+        df = st.get_df("_sr", "peaks", drop_columns=["data"])
+        assert len(df) == 300 and "data" not in df.columns
+        ids = st.get_array("_sr", "records", add_run_id_field=True)
+        assert [ids["run_id"][i] for i in (0, 150, 299)] == ["0", "1", "2"]
+
+
+def test_fifty_subruns_equal_loading_one_by_one(st, storage):
+    runs = [str(i) for i in range(50)]
+    make_runs(st, storage, runs, n_chunks=4, recs_per_chunk=3)
+    st.define_run("_fifty", runs)
+    one_by_one = np.concatenate([st.get_array(r, "peaks") for r in runs])
+    np.testing.assert_array_equal(st.get_array("_fifty", "peaks"), one_by_one)
+    st.set_context_config({"write_superruns": True})
+    st.make("_fifty", "peaks")
+    np.testing.assert_array_equal(st.get_array("_fifty", "peaks"), one_by_one)
+
+
+class WholeRunArea(sx.ExhaustPlugin):
+    provides = "total_area"
+    depends_on = "peaks"
+    allow_superrun = True
+    dtype = sx.time_fields + [(("Summed area", "area"), np.float64),
+                              (("Number of peaks", "n"), np.int64)]
+
+    def compute(self, peaks, start, end):
+        out = np.zeros(1, self.dtype_for("total_area"))
+        out["time"], out["endtime"] = start, end
+        out["area"], out["n"] = peaks["area"].sum(), len(peaks)
+        return out
+
+
+def test_exhaust_plugin_with_allow_superrun_sees_the_whole_superrun(st, three):
+    st.register(WholeRunArea)
+    st.define_run("_sr", ["0", "1", "2"])
+    out = st.get_array("_sr", "total_area")
+    assert out["n"].tolist() == [300]
+    assert out["time"][0] == three["0"][0] and out["endtime"][0] == three["2"][1]
+    assert st.get_array("1", "total_area")["n"].tolist() == [100]
+
+
+def test_allow_superrun_plugin_and_combining(st, three):
+    st.define_run("_sr", ["0", "1", "2"])
+    st.set_context_config({"write_superruns": True})
+    pc = st.get_array("_sr", "peak_classification")
+    assert len(pc) == 300
+    assert st.is_stored("_sr", "lone_hits")       # computed over the superrun and saved
+    combined = st.get_array("_sr", "peak_classification", combining=True)
+    np.testing.assert_array_equal(combined, pc)
+
+
+def test_select_runs_lists_superruns_with_modes_and_availability(st, storage, three):
+    make_runs(st, storage, ["7"], first_offset=three["2"][1] + 10 * MS, mode="background")
+    st.define_run("_sr", ["0", "1", "2"])
+    df = st.select_runs()
+    row = df[df["name"] == "_sr"].iloc[0]
+    assert np.isnan(row["number"]) and row["mode"] == "calib" and row["tags"] == "good"
+    assert set(st.select_runs(run_mode="calib")["name"]) == {"0", "1", "2", "_sr"}
+    assert set(st.select_runs(run_mode="background")["name"]) == {"7"}
+    st.set_context_config({"write_superruns": True})
+    st.make("_sr", "records")
+    avail = st.select_runs(available="records")
+    assert set(avail["name"]) == {"0", "1", "2", "7", "_sr"}
+    assert avail["records_available"].all()
+
+
+def test_frontends_without_superruns_neither_find_nor_store(st, storage, tmp_path, three):
+    class NoSuperruns(sx.DataDirectory):
+        provide_superruns = False
+
+    other = NoSuperruns(str(tmp_path / "other"))
+    st2 = st.new_context(storage=[other, storage], replace=True, write_superruns=True)
+    st2.set_config(st.config)
+    st2.register([Records, Peaks])
+    st.define_run("_sr", ["0", "1", "2"])
+    st2.make("_sr", "records")
+    assert not any(n.startswith("_sr") for n in os.listdir(other.path))
+    assert any(n.startswith("_sr_") for n in os.listdir(storage.path))
+
+
+def test_readonly_subrun_data_is_not_copied(st, storage, tmp_path, three):
+    readonly = sx.DataDirectory(storage.path, provide_run_metadata=True, readonly=True)
+    local = sx.DataDirectory(str(tmp_path / "local"))
+    st2 = sx.Context(storage=[local, readonly], register=[Records, Peaks],
+                     config={"bonus_area": 42}, progress_bar=False, write_superruns=True)
+    st.define_run("_sr", ["0", "1", "2"])
+    st2.make("_sr", "records")
+    names = os.listdir(local.path)
+    assert [n for n in names if n.endswith("-records-j3nd2fjbiq")] == \
+        [str(st2.key_for("_sr", "records"))]
