@@ -1,5 +1,32 @@
 """superstrax: strax-compatible processing of detector data, with fast superruns.
 
-Public names are filled in as the layers land; see docs/internals.md for the layout.
+`import superstrax as strax` gives strax's public names; see docs/ for what differs.
 """
 __version__ = "0.1.0"
+
+from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
+                     InvalidConfiguration, PluginError, RunMetadataNotAvailable, SuperrunError,
+                     SuperstraxError)
+from .hashing import deterministic_hash, hashablize, NumpyJSONEncoder
+from .dtypes import (endtime, hit_dtype, interval_dtype, peak_dtype, peak_interval_dtype,
+                     record_dtype, time_dt_fields, time_fields, to_numpy_dtype)
+from .chunk import Chunk, Rechunker, continuity_check
+from .config import Option, takes_config
+from .plugins import (CutPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
+                      OverlapWindowPlugin, Plugin, SaveWhen, camel_to_snake)
+from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
+from .storage.files import DataDirectory
+from .superruns import SubrunSpec
+from .context import Context
+
+__all__ = [
+    "__version__", "CannotSplit", "ChunkError", "DataCorrupted", "DataExistsError",
+    "DataNotAvailable", "InvalidConfiguration", "PluginError", "RunMetadataNotAvailable",
+    "SuperrunError", "SuperstraxError", "deterministic_hash", "hashablize", "NumpyJSONEncoder",
+    "endtime", "hit_dtype", "interval_dtype", "peak_dtype", "peak_interval_dtype",
+    "record_dtype", "time_dt_fields", "time_fields", "to_numpy_dtype", "Chunk", "Rechunker",
+    "continuity_check", "Option", "takes_config", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
+    "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
+    "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
+    "Context",
+]

@@ -132,21 +132,27 @@ class Context:
                                        self.context_config["use_per_run_defaults"])
         self._changed()
 
-    def new_context(self, storage=None, config=None, register=None, deep_copy=False,
+    def new_context(self, storage=(), config=None, register=None, deep_copy=False,
                     replace=False, **context_config):
-        """A new context like this one, with some things changed."""
+        """A new context like this one, with storage added and config updated.
+
+        With replace=True (as in strax) the new context has only what is given here: no
+        plugins, storage, config or context options of this one.
+        """
+        if storage is None:
+            storage = []
+        elif not isinstance(storage, (list, tuple)):
+            storage = [storage]
+        if replace:
+            return Context(storage=list(storage), config=config, register=register,
+                           **context_config)
         new = Context.__new__(Context)
         new.__dict__.update(self.__dict__)
-        new.storage = list(self.storage) if storage is None else (
-            list(storage) if isinstance(storage, (list, tuple)) else [storage])
-        if not replace and storage is not None:
-            new.storage = list(self.storage) + new.storage
+        new.storage = list(self.storage) + list(storage)
         new.config = copy.deepcopy(self.config) if deep_copy else dict(self.config)
         new.context_config = dict(self.context_config)
         new._plugin_class_registry = dict(self._plugin_class_registry)
         new._resolver, new._run_doc_cache, new._subrun_cache = None, {}, {}
-        if replace:
-            new.config, new.context_config = {}, dict(CONTEXT_OPTIONS)
         if context_config:
             new.set_context_config(context_config)
         if config:
@@ -207,7 +213,11 @@ class Context:
         return self._lineages.plugin_class(data_type, run_id)
 
     def _kind_of(self, data_type):
-        return self._plugin_class(data_type).kind_of(data_type)
+        cls = self._plugin_class(data_type)
+        kind = cls.kind_of(data_type)
+        if kind is None:
+            kind = self._kind_of(cls.depends_on_tuple()[0])
+        return kind
 
     def _make_plugin(self, cls, run_id, instances=None):
         """A set-up plugin instance for run_id, with instances of its dependencies in .deps."""
@@ -220,6 +230,7 @@ class Context:
         plugin.config = {k: v for k, v in config.items() if k != "__subrun_dependent__"}
         plugin.lineage = self._lineages.lineage(run_id, plugin.provides[-1])
         instances[(cls, run_id)] = plugin
+        plugin._kinds = {d: self._kind_of(d) for d in plugin.provides}
         plugin.deps = {d: self._make_plugin(self._plugin_class(d, run_id), run_id, instances)
                        for d in plugin.depends_on}
         plugin.setup()
@@ -314,7 +325,7 @@ class Context:
         return {
             "run_id": str(run_id),
             "data_type": key.data_type,
-            "data_kind": cls.kind_of(key.data_type),
+            "data_kind": self._kind_of(key.data_type),
             "dtype": repr(np.dtype(dtype).descr),
             "compressor": cls.compressor,
             "lineage": key.lineage,

@@ -53,8 +53,7 @@ class _Broadcaster:
         self.sinks = {d: processor._sink(t) for d, t in node.saves.items()}
         inputs = {d: processor._stream(n) for d, n in node.inputs.items()}
         plugin = node.plugin
-        kind_of = {d: (n.compute.plugin.kind_of(d) if isinstance(n, OutputNode)
-                       else processor.ctx._kind_of(d)) for d, n in node.inputs.items()}
+        kind_of = {d: processor.ctx._kind_of(d) for d in node.inputs}
         steps = sync_inputs(list(plugin.depends_on), kind_of.get, inputs) if inputs else iter(())
         self.outputs = plugin.iter_outputs(steps)
         self.finished = False

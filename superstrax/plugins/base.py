@@ -78,8 +78,17 @@ class Plugin:
             provides = cls.provides_tuple()
             if len(provides) > 1:
                 raise PluginError(f"{cls.__name__} provides several types; data_kind must be a dict")
-            return provides[0]
+            # As in strax: without a declared kind, a plugin's output is of the kind of its
+            # first input (the context resolves that); a source's kind is its data type.
+            return None if cls.depends_on_tuple() else provides[0]
         return cls.data_kind
+
+    def output_kind(self, data_type):
+        """The kind of one output of this set-up instance (inherited kinds resolved)."""
+        kinds = getattr(self, "_kinds", None)
+        if kinds and data_type in kinds:
+            return kinds[data_type]
+        return self.kind_of(data_type)
 
     @classmethod
     def save_when_for(cls, data_type):
@@ -162,7 +171,7 @@ class Plugin:
                 raise PluginError(f"{self.__class__.__name__}.chunk() needs data_type= "
                                   f"because the plugin provides {self.provides}")
             data_type = self.provides[0]
-        return Chunk(data_type=data_type, data_kind=self.kind_of(data_type),
+        return Chunk(data_type=data_type, data_kind=self.output_kind(data_type),
                      dtype=self.dtype_for(data_type), run_id=run_id or self.run_id,
                      start=start, end=end, data=data, subruns=subruns,
                      target_size_mb=self.chunk_target_size_mb)
@@ -256,7 +265,7 @@ class Plugin:
                 result = fixed
             else:
                 self._wrong_dtype(data_type, result.dtype, expected)
-        return Chunk(data_type=data_type, data_kind=self.kind_of(data_type), dtype=expected,
+        return Chunk(data_type=data_type, data_kind=self.output_kind(data_type), dtype=expected,
                      run_id=self.run_id, start=start, end=end, data=result, subruns=subruns,
                      target_size_mb=self.chunk_target_size_mb)
 

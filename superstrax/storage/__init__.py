@@ -1,0 +1,3 @@
+"""Storage: naming (DataKey), frontends and savers, file formats."""
+from .common import DataKey, Saver, StorageBackend, StorageFrontend
+from .files import DataDirectory

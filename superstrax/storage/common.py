@@ -1,0 +1,281 @@
+"""Storage contracts: how data is named (DataKey), found and read (StorageFrontend with a
+StorageBackend), and written (Saver). Concrete storage lives in sibling modules."""
+import ast
+import json
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..chunk import Chunk
+from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, RunMetadataNotAvailable,
+                      SuperstraxError)
+from ..hashing import deterministic_hash
+from ..kernels import endtimes
+
+
+class DataKey:
+    """The name of one stored data type of one run: '<run>-<data_type>-<lineage hash>'.
+
+    For a superrun the run part also carries a hash of its definition (sub_run_spec and
+    `combining`), so that redefining the superrun never finds data made for the old one.
+    """
+
+    def __init__(self, run_id, data_type, lineage, subruns=None, combining=False):
+        self.run_id = str(run_id)
+        self.data_type = data_type
+        self.lineage = lineage
+        self.subruns = subruns
+        self.combining = bool(combining)
+        if self.is_superrun and subruns is None:
+            raise SuperstraxError(f"A key for superrun {run_id} ({data_type}) needs its "
+                                  f"sub_run_spec: define the superrun with st.define_run first")
+        self._hash = None
+        self._str = None
+
+    @property
+    def is_superrun(self):
+        return self.run_id.startswith("_")
+
+    @property
+    def lineage_hash(self):
+        if self._hash is None:
+            self._hash = deterministic_hash(self.lineage)
+        return self._hash
+
+    @property
+    def _run_id(self):
+        if self.is_superrun:
+            return f"{self.run_id}_{deterministic_hash((self.subruns, self.combining))}"
+        return self.run_id
+
+    @property
+    def prefix(self):
+        """The part of the folder name that also prefixes its files: '<data_type>-<hash>'."""
+        return f"{self.data_type}-{self.lineage_hash}"
+
+    def __str__(self):
+        if self._str is None:
+            self._str = f"{self._run_id}-{self.data_type}-{self.lineage_hash}"
+        return self._str
+
+    __repr__ = __str__
+
+    def __eq__(self, other):
+        return isinstance(other, DataKey) and str(self) == str(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+
+def chunk_info(chunk, chunk_i):
+    """The metadata entry strax writes for one chunk (the file fields are added on save)."""
+    info = {"chunk_i": int(chunk_i), "start": int(chunk.start), "end": int(chunk.end),
+            "n": int(len(chunk)), "nbytes": int(chunk.nbytes), "run_id": str(chunk.run_id),
+            "subruns": _plain_subruns(chunk.subruns)}
+    data = chunk.data
+    if len(data) and "time" in (data.dtype.names or ()):
+        first_last = data[[0, -1]]
+        ends = endtimes(first_last)
+        info.update(first_time=int(first_last["time"][0]), last_time=int(first_last["time"][1]),
+                    first_endtime=int(ends[0]), last_endtime=int(ends[1]))
+    return info
+
+
+def _plain_subruns(subruns):
+    if not subruns:
+        return None
+    return {str(k): {"start": int(v["start"]), "end": int(v["end"])} for k, v in subruns.items()}
+
+
+def parse_dtype(md, where=""):
+    try:
+        return np.dtype(ast.literal_eval(md["dtype"]))
+    except (KeyError, ValueError, SyntaxError, TypeError) as e:
+        raise DataCorrupted(f"{where}: the metadata's dtype cannot be read ({e}); make the data "
+                            f"again") from e
+
+
+class Saver:
+    """Writes the chunks of one key, then its completed metadata.
+
+    Subclasses say where bytes go (_save_chunk, _write_metadata) and how a finished write is
+    made visible (_finish); this class keeps the metadata strax readers expect.
+    """
+
+    def __init__(self, metadata):
+        self.md = dict(metadata)
+        self.md["writing_started"] = time.time()
+        self.md["chunks"] = []
+        self.closed = False
+        self._write_metadata()
+
+    def save(self, chunk, chunk_i=None):
+        if self.closed:
+            raise SuperstraxError(f"saver for {self.md.get('run_id')}/{self.md.get('data_type')} "
+                                  f"is already closed")
+        chunk_i = len(self.md["chunks"]) if chunk_i is None else chunk_i
+        info = chunk_info(chunk, chunk_i)
+        if len(chunk):
+            filename, filesize = self._save_chunk(chunk.data, chunk_i)
+            info["filename"], info["filesize"] = filename, int(filesize)
+        if not self.md["chunks"]:
+            self.md["start"] = info["start"]
+        self.md["chunks"].append(info)
+        self._write_metadata()
+
+    def close(self, exception=None):
+        if self.closed:
+            return
+        self.closed = True
+        chunks = self.md["chunks"]
+        if chunks:
+            self.md["start"], self.md["end"] = chunks[0]["start"], chunks[-1]["end"]
+        self.md["writing_ended"] = time.time()
+        if exception is not None:
+            self.md["exception"] = "".join(traceback.format_exception(
+                type(exception), exception, exception.__traceback__))
+        self._write_metadata()
+        self._finish(failed=exception is not None)
+
+    def _save_chunk(self, data, chunk_i):
+        raise NotImplementedError
+
+    def _write_metadata(self):
+        raise NotImplementedError
+
+    def _finish(self, failed):
+        raise NotImplementedError
+
+
+class StorageBackend:
+    """Reads and writes the data of backend keys (for files: folder paths)."""
+
+    def get_metadata(self, backend_key):
+        raise NotImplementedError
+
+    def read_chunk(self, backend_key, md, chunk_info, dtype):
+        raise NotImplementedError
+
+    def saver(self, backend_key, metadata):
+        raise NotImplementedError
+
+    def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2):
+        """Chunks of a stored key in order; files are read ahead in a thread (blosc, zstd and
+        file reads release the GIL, so reading overlaps with the caller's work)."""
+        md = self.get_metadata(backend_key)
+        where = str(backend_key)
+        dtype = parse_dtype(md, where)
+        infos = []
+        for info in md.get("chunks") or ():
+            if chunk_numbers is not None and info["chunk_i"] not in chunk_numbers:
+                continue
+            if time_range is not None and not _overlaps(info, time_range):
+                continue
+            infos.append(info)
+        target_mb = md.get("chunk_target_size_mb", 200)
+
+        def make(info, data):
+            return Chunk(data_type=md["data_type"], data_kind=md["data_kind"], dtype=dtype,
+                         run_id=info.get("run_id", md["run_id"]), start=info["start"],
+                         end=info["end"], data=data, subruns=info.get("subruns"),
+                         target_size_mb=target_mb)
+
+        if len(infos) <= 1 or prefetch <= 0:
+            for info in infos:
+                yield make(info, self.read_chunk(backend_key, md, info, dtype))
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = [pool.submit(self.read_chunk, backend_key, md, info, dtype)
+                       for info in infos[:prefetch]]
+            for i, info in enumerate(infos):
+                data = pending[i].result()
+                if i + prefetch < len(infos):
+                    pending.append(pool.submit(self.read_chunk, backend_key, md,
+                                               infos[i + prefetch], dtype))
+                pending[i] = None
+                yield make(info, data)
+
+
+def _overlaps(info, time_range):
+    t0, t1 = time_range
+    if info["end"] == info["start"]:
+        return t0 <= info["start"] <= t1
+    return info["end"] > t0 and info["start"] < t1
+
+
+class StorageFrontend:
+    """Finds keys in one storage and hands out loaders and savers for them."""
+
+    provide_run_metadata = False
+    provide_superruns = False
+    can_define_runs = False
+    readonly = False
+
+    def __init__(self, readonly=False, provide_run_metadata=None, provide_superruns=None):
+        self.readonly = readonly
+        if provide_run_metadata is not None:
+            self.provide_run_metadata = provide_run_metadata
+        if provide_superruns is not None:
+            self.provide_superruns = provide_superruns
+        self.backends = []
+
+    # --- finding ----------------------------------------------------------------------------
+    def _find(self, key):
+        """(backend, backend_key) of complete data for key, or raise DataNotAvailable."""
+        raise NotImplementedError
+
+    def find(self, key, write=False):
+        if key.is_superrun and not self.provide_superruns:
+            raise DataNotAvailable(f"{self} does not store superrun data ({key})")
+        if write:
+            if self.readonly:
+                raise DataNotAvailable(f"{self} is readonly; cannot write {key}")
+            return self._writable(key)
+        return self._find(key)
+
+    def is_stored(self, key):
+        try:
+            self.find(key)
+            return True
+        except DataNotAvailable:
+            return False
+
+    def find_several(self, keys):
+        return [self.is_stored(k) for k in keys]
+
+    def get_metadata(self, key):
+        backend, backend_key = self.find(key)
+        return backend.get_metadata(backend_key)
+
+    def loader(self, key, time_range=None, chunk_numbers=None):
+        """A generator of the stored chunks of key (only those touching time_range if given)."""
+        backend, backend_key = self.find(key)
+        return backend.iter_chunks(backend_key, time_range=time_range,
+                                   chunk_numbers=chunk_numbers)
+
+    def saver(self, key, metadata):
+        backend, backend_key = self.find(key, write=True)
+        return backend.saver(backend_key, metadata)
+
+    def _writable(self, key):
+        raise NotImplementedError
+
+    # --- run documents ---------------------------------------------------------------------
+    def run_metadata(self, run_id, projection=None):
+        raise RunMetadataNotAvailable(f"{self} does not provide run metadata")
+
+    def write_run_metadata(self, run_id, metadata):
+        raise DataExistsError(f"{self} cannot store run documents")
+
+    def scan_runs(self, store_fields=()):
+        return iter(())
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def dump_metadata(md):
+    """Data metadata exactly as strax writes it: sorted keys, indent 4, no trailing newline."""
+    return json.dumps(md, sort_keys=True, indent=4)
