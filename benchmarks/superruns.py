@@ -38,6 +38,11 @@ def build(tmp, n_subruns, n_chunks, per_chunk):
     return st, storage, runs
 
 
+def fresh_context(tmp, st):
+    return sx.Context(storage=[sx.DataDirectory(tmp, provide_run_metadata=True)],
+                      register=[Records, Peaks], config=dict(st.config), progress_bar=False)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
@@ -45,15 +50,25 @@ def main():
     parser.add_argument("--rows", type=int, default=50, help="records per chunk")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    header = (f"{'N':>5} {'list':>8} {'on-fly':>8} {'floor':>8} {'ovh/sub':>9} {'make':>8} "
-              f"{'make/N':>9} {'stored':>8} {'floor-st':>8} {'ratio-st':>8}")
-    print("seconds; ovh/sub = (on-fly - floor)/N in ms; make/N in ms; ratio-st = stored/floor-st")
+    header = (f"{'N':>5} {'list':>8} {'fly-cold':>8} {'on-fly':>8} {'floor':>8} {'ovh/sub':>9} "
+              f"{'cold/sub':>9} {'make':>8} {'make/N':>9} {'stored':>8} {'floor-st':>8} "
+              f"{'ratio-st':>8}")
+    print("seconds. list: get_array(list of subruns); fly-cold: first superrun load in a new "
+          "context;\non-fly: repeated superrun load (best of --repeat); floor: read+decompress "
+          "the subrun files;\novh/sub, cold/sub: (on-fly or fly-cold - floor)/N in ms; make: "
+          "storing the superrun rechunked,\nmake/N in ms; stored: loading it stored; floor-st: "
+          "read+decompress its files; ratio-st = stored/floor-st")
     print(header)
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             st, storage, runs = build(tmp, n, args.chunks, args.rows)
             folders = [os.path.join(tmp, str(st.key_for(r, "records"))) for r in runs]
             t_list, a = best_of(lambda: st.get_array(runs, "records"), args.repeat)
+            # Cold: a new context and storage object, so no metadata or run document is cached.
+            cold = fresh_context(tmp, st)
+            t0 = time.perf_counter()
+            cold.get_array("_bench", "records")
+            t_cold = time.perf_counter() - t0
             t_fly, b = best_of(lambda: st.get_array("_bench", "records"), args.repeat)
             t_floor, c = best_of(lambda: floor_read(folders), args.repeat)
             assert len(a) == len(b) == len(c)
@@ -65,8 +80,9 @@ def main():
             t_stored, d = best_of(lambda: st.get_array("_bench", "records"), args.repeat)
             t_floor_st, e = best_of(lambda: floor_read([sfolder]), args.repeat)
             assert len(d) == len(e) == len(b)
-            print(f"{n:5d} {t_list:8.3f} {t_fly:8.3f} {t_floor:8.3f} "
-                  f"{1e3 * (t_fly - t_floor) / n:9.3f} {t_make:8.3f} {1e3 * t_make / n:9.3f} "
+            print(f"{n:5d} {t_list:8.3f} {t_cold:8.3f} {t_fly:8.3f} {t_floor:8.3f} "
+                  f"{1e3 * (t_fly - t_floor) / n:9.3f} {1e3 * (t_cold - t_floor) / n:9.3f} "
+                  f"{t_make:8.3f} {1e3 * t_make / n:9.3f} "
                   f"{t_stored:8.3f} {t_floor_st:8.3f} {t_stored / t_floor_st:8.2f}")
 
 

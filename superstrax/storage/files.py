@@ -184,9 +184,10 @@ class DataDirectory(StorageFrontend):
     def _find(self, key):
         folder = self._folder(key)
         backend = self.backends[0]
-        if not os.path.isdir(folder):
-            raise DataNotAvailable(f"{key} is not stored in {self.path}")
-        md = backend.get_metadata(folder)
+        try:
+            md = backend.get_metadata(folder)
+        except DataNotAvailable:
+            raise DataNotAvailable(f"{key} is not stored in {self.path}") from None
         if "exception" in md or "writing_ended" not in md:
             raise DataNotAvailable(f"{key} in {self.path} is incomplete (its write failed); it "
                                    f"will be made again")
