@@ -42,6 +42,11 @@ CONTEXT_OPTIONS = {
 NO_EFFECT_OPTIONS = {"max_messages", "timeout", "allow_multiprocess", "allow_shm", "allow_lazy",
                      "saver_timeout", "use_parallel_plugins", "deep_copy"}
 
+# Loading options that select rows or columns: with any of them the result's size is unknown
+# before loading, so get_array cannot decode into a preallocated array.
+PER_ROW_OPTIONS = ("time_range", "seconds_range", "time_within", "selection", "selection_str",
+                   "keep_columns", "drop_columns")
+
 # Keyword arguments of get_iter & co. that are accepted for strax compatibility.
 ACCEPTED_GET_KWARGS = {"_check_lineage_per_run_id", "multi_run_progress_bar", "allow_multiple",
                        "_chunk_number", "processor", "ignore_errors", "run_id_as_bytes"}
@@ -525,7 +530,8 @@ class Context:
     def get_iter(self, run_id, targets, save=(), max_workers=None, time_range=None,
                  seconds_range=None, time_within=None, time_selection="fully_contained",
                  selection=None, selection_str=None, keep_columns=None, drop_columns=None,
-                 progress_bar=None, combining=False, add_run_id_field=False, **kwargs):
+                 progress_bar=None, combining=False, add_run_id_field=False, _plan=None,
+                 _arena=None, **kwargs):
         """Chunks of targets for run_id, in time order, made where not stored."""
         self._check_kwargs(kwargs, "get_iter")
         if isinstance(run_id, (list, tuple, np.ndarray)):
@@ -543,8 +549,9 @@ class Context:
         if combining and not is_superrun_id(run_id):
             raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
         time_range = self._time_range(run_id, targets, time_range, seconds_range, time_within)
-        plan = Planner(self, targets, save=save, combining=combining).plan(run_id)
-        processor = Processor(self, plan, time_range=time_range, selection=time_selection)
+        plan = _plan or Planner(self, targets, save=save, combining=combining).plan(run_id)
+        processor = Processor(self, plan, time_range=time_range, selection=time_selection,
+                              arena=_arena)
         selection = selection if selection is not None else selection_str
         start, end = time_range or self._progress_span(run_id, plan)
         chunks = with_progress(iter(processor), start, end, desc=f"Loading {run_id} {'+'.join(targets)}",
@@ -610,12 +617,48 @@ class Context:
             return np.concatenate(arrays) if arrays else np.zeros(0)
         if isinstance(run_id, (list, tuple, np.ndarray)):
             run_id = run_id[0]
-        chunks = [c.data for c in self.get_iter(run_id, targets, save=save, **kwargs)]
+        plan, arena = None, None
+        if not any(kwargs.get(k) is not None for k in PER_ROW_OPTIONS) and \
+                not kwargs.get("add_run_id_field"):
+            plan, arena = self._arena_for(run_id, targets, save, kwargs.get("combining", False))
+        chunks = [c.data for c in self.get_iter(run_id, targets, save=save, _plan=plan,
+                                                _arena=arena, **kwargs)]
+        if arena is not None and arena.full:
+            return arena.array
         if not chunks:
             return np.zeros(0, dtype=self._output_dtype(run_id, targets))
         if len(chunks) == 1:
             return chunks[0]
-        return np.concatenate(chunks)
+        out = np.empty(sum(len(c) for c in chunks), dtype=chunks[0].dtype)
+        i = 0
+        for c in chunks:
+            out[i:i + len(c)] = c
+            i += len(c)
+        return out
+
+    def _arena_for(self, run_id, targets, save, combining):
+        """A preallocated result when everything comes whole from storage (sizes known)."""
+        from .storage.common import Arena, parse_dtype
+        try:
+            plan = Planner(self, (targets,) if isinstance(targets, str) else tuple(targets),
+                           save=(save,) if isinstance(save, str) else tuple(save),
+                           combining=combining).plan(str(run_id))
+        except Exception:        # get_iter will raise the same error with its full context
+            return None, None
+        nodes = [plan] if isinstance(plan, LoadNode) else (
+            [p.node for p in plan.parts] if isinstance(plan, ChainNode) and plan.save is None
+            and all(p.ranges is None for p in plan.parts) else [])
+        if not nodes or not all(isinstance(n, LoadNode) for n in nodes):
+            return plan, None
+        total, dtype = 0, None
+        for node in nodes:
+            md = node.frontend.get_metadata(node.key)
+            dt = parse_dtype(md, str(node.key))
+            if dtype is not None and dt != dtype:
+                return plan, None
+            dtype = dt
+            total += sum(c["n"] for c in md["chunks"])
+        return plan, Arena(total, dtype)
 
     def _output_dtype(self, run_id, targets):
         targets = (targets,) if isinstance(targets, str) else tuple(targets)

@@ -91,8 +91,9 @@ class _Broadcaster:
 class Processor:
     """Builds the chunk stream of one plan; closes every saver when the stream ends."""
 
-    def __init__(self, ctx, plan, time_range=None, selection="fully_contained"):
+    def __init__(self, ctx, plan, time_range=None, selection="fully_contained", arena=None):
         self.ctx = ctx
+        self.arena = arena
         self.selection = selection
         self.sinks = []
         self._broadcasters = {}
@@ -106,7 +107,8 @@ class Processor:
 
     def _stream(self, node, pushdown=None):
         if isinstance(node, LoadNode):
-            return continuity_check(node.frontend.loader(node.key, time_range=pushdown))
+            return continuity_check(node.frontend.loader(node.key, time_range=pushdown,
+                                                         arena=self.arena))
         if isinstance(node, OutputNode):
             if id(node.compute) not in self._broadcasters:
                 self._broadcasters[id(node.compute)] = _Broadcaster(self, node.compute)

@@ -112,8 +112,29 @@ _PREFETCH_POOL = None
 def _prefetch_pool():
     global _PREFETCH_POOL
     if _PREFETCH_POOL is None:
-        _PREFETCH_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="superstrax-read")
+        # Two readers: decompression then runs on both cores of a small analysis node.
+        _PREFETCH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="superstrax-read")
     return _PREFETCH_POOL
+
+
+class Arena:
+    """One preallocated array handed out in consecutive slices, for loads of known size."""
+
+    def __init__(self, n_rows, dtype):
+        self.array = np.empty(n_rows, dtype=dtype)
+        self.used = 0
+
+    def take(self, n, dtype):
+        if np.dtype(dtype) != self.array.dtype or self.used + n > len(self.array):
+            raise DataCorrupted(f"stored chunks hold more rows (or another dtype) than their "
+                                f"metadata promised ({self.used + n} > {len(self.array)})")
+        view = self.array[self.used:self.used + n]
+        self.used += n
+        return view
+
+    @property
+    def full(self):
+        return self.used == len(self.array)
 
 
 class Saver:
@@ -174,15 +195,21 @@ class StorageBackend:
     def get_metadata(self, backend_key):
         raise NotImplementedError
 
-    def read_chunk(self, backend_key, md, chunk_info, dtype):
+    def read_chunk(self, backend_key, md, chunk_info, dtype, out=None):
+        """The rows of one chunk; decoded into `out` (n rows of dtype) when given."""
         raise NotImplementedError
 
     def saver(self, backend_key, metadata):
         raise NotImplementedError
 
-    def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2):
-        """Chunks of a stored key in order; files are read ahead in a thread (blosc, zstd and
-        file reads release the GIL, so reading overlaps with the caller's work)."""
+    def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2,
+                    arena=None):
+        """Chunks of a stored key in order; big files are read ahead in threads (blosc, zstd
+        and file reads release the GIL, so reading overlaps with the caller's work).
+
+        With an `arena` (see Arena) chunks are decoded into consecutive slices of one
+        preallocated array, so a caller wanting one array needs no copy at the end.
+        """
         md = self.get_metadata(backend_key)
         where = str(backend_key)
         dtype = parse_dtype(md, where)
@@ -201,20 +228,24 @@ class StorageBackend:
                          end=info["end"], data=data, subruns=info.get("subruns"),
                          target_size_mb=target_mb)
 
+        def reader(info):
+            out = arena.take(info["n"], dtype) if arena is not None else None
+            return functools.partial(self.read_chunk, backend_key, md, info, dtype, out)
+
         big = sum(info.get("nbytes", 0) for info in infos) > PREFETCH_MIN_BYTES * len(infos)
         if len(infos) <= 1 or prefetch <= 0 or not big:
             for info in infos:
-                yield make(info, self.read_chunk(backend_key, md, info, dtype))
+                yield make(info, reader(info)())
             return
         pool = _prefetch_pool()
-        pending = [pool.submit(self.read_chunk, backend_key, md, info, dtype)
-                   for info in infos[:prefetch]]
+        # Slices of the arena are taken in chunk order at submission, so threads that
+        # finish out of order still fill the right rows.
+        pending = [pool.submit(reader(info)) for info in infos[:prefetch]]
         try:
             for i, info in enumerate(infos):
                 data = pending[i].result()
                 if i + prefetch < len(infos):
-                    pending.append(pool.submit(self.read_chunk, backend_key, md,
-                                               infos[i + prefetch], dtype))
+                    pending.append(pool.submit(reader(infos[i + prefetch])))
                 pending[i] = None
                 yield make(info, data)
         finally:
@@ -274,11 +305,11 @@ class StorageFrontend:
         backend, backend_key = self.find(key)
         return backend.get_metadata(backend_key)
 
-    def loader(self, key, time_range=None, chunk_numbers=None):
+    def loader(self, key, time_range=None, chunk_numbers=None, arena=None):
         """A generator of the stored chunks of key (only those touching time_range if given)."""
         backend, backend_key = self.find(key)
         return backend.iter_chunks(backend_key, time_range=time_range,
-                                   chunk_numbers=chunk_numbers)
+                                   chunk_numbers=chunk_numbers, arena=arena)
 
     def saver(self, key, metadata):
         backend, backend_key = self.find(key, write=True)

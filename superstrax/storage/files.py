@@ -87,12 +87,13 @@ class FileSystemBackend(StorageBackend):
         self._md_cache[path] = (stamp, md)
         return md
 
-    def read_chunk(self, folder, md, info, dtype):
+    def read_chunk(self, folder, md, info, dtype, out=None):
         if not info.get("n"):
             import numpy as np
-            return np.zeros(0, dtype)
+            return np.zeros(0, dtype) if out is None else out
         filename = info.get("filename") or f"{dirname_to_prefix(folder)}-{info['chunk_i']:06d}"
-        return load_file(os.path.join(folder, filename), dtype, md["compressor"], n=info["n"])
+        return load_file(os.path.join(folder, filename), dtype, md["compressor"], n=info["n"],
+                         out=out)
 
     def saver(self, folder, metadata):
         return FileSaver(folder, metadata)
