@@ -83,7 +83,7 @@ class LineageResolver:
                                       run_defaults=self.run_defaults(r),
                                       for_what=plugin_class.__name__) for r in subruns]
         result = dict(per_sub[0])
-        for name in result:
+        for name in list(result):
             values = [c[name] for c in per_sub]
             if any(v != values[0] for v in values[1:]):
                 option = plugin_class.takes_config[name]

@@ -271,3 +271,62 @@ def test_readonly_subrun_data_is_not_copied(st, storage, tmp_path, three):
     names = os.listdir(local.path)
     assert [n for n in names if n.endswith("-records-j3nd2fjbiq")] == \
         [str(st2.key_for("_sr", "records"))]
+
+
+class SmallChunkRecords(Records):
+    """Records whose stored chunks target 10 kB (about 39 records)."""
+    chunk_target_size_mb = 0.01
+
+
+def test_stored_superrun_is_rechunked_to_the_target_size(storage):
+    st = sx.Context(storage=[storage], register=[SmallChunkRecords], progress_bar=False,
+                    write_superruns=True)
+    make_runs(st, storage, ["0", "1", "2"], n_chunks=4, recs_per_chunk=30)
+    st.define_run("_sr", ["0", "1", "2"])
+    st.make("_sr", "records")
+    chunks = st.get_meta("_sr", "records")["chunks"]
+    # Records of one run follow each other without gaps, so cuts fall between subruns only:
+    # each 120-record subrun (30 kB, above the target) becomes one chunk of its own.
+    assert [c["n"] for c in chunks] == [120, 120, 120]
+    assert [list(c["subruns"]) for c in chunks] == [["0"], ["1"], ["2"]]
+    assert all(a["end"] <= b["start"] for a, b in zip(chunks, chunks[1:]))
+    loaded = list(st.get_iter("_sr", "records"))
+    assert [c.subruns for c in loaded] == [c["subruns"] for c in chunks]
+    np.testing.assert_array_equal(np.concatenate([c.data["time"] for c in loaded]),
+                                  st.get_array(["0", "1", "2"], "records")["time"])
+
+
+@sx.takes_config(sx.Option("scale", default_by_run=[(0, 1), (1, 2)], help="per-run factor"))
+class ScaledAreaSum(sx.ExhaustPlugin):
+    """One row: scale x the summed peak area of everything it is given."""
+    provides = "area_sum"
+    depends_on = "peaks"
+    allow_superrun = True
+    save_when = sx.SaveWhen.NEVER
+    dtype = sx.time_fields + [(("Scaled summed area", "total"), np.float64)]
+
+    def compute(self, peaks, start, end):
+        out = np.zeros(1, self.dtype_for("area_sum"))
+        out["time"], out["endtime"] = start, end
+        out["total"] = self.config["scale"] * peaks["area"].sum()
+        return out
+
+
+def test_per_run_defaults_apply_per_subrun(storage):
+    st = sx.Context(storage=[storage], register=[Records, Peaks, ScaledAreaSum],
+                    use_per_run_defaults=True, progress_bar=False, write_superruns=True)
+    make_runs(st, storage, ["0", "1", "2"])
+    st.define_run("_sr", ["0", "1", "2"])
+    peaks = st.get_array("_sr", "peaks")
+    # bonus_area is 0 from run 0 on and 1 from run 1 on: each subrun keeps its own value.
+    assert [set(peaks["area"][i * 100:(i + 1) * 100]) for i in range(3)] == [{0}, {1}, {1}]
+    # Stored superrun data of a subrun-dependent type gets its own lineage, never a subrun's.
+    st.make("_sr", "peaks")
+    assert st.is_stored("_sr", "peaks")
+    np.testing.assert_array_equal(st.get_array("_sr", "peaks"), peaks)
+    assert st.key_for("_sr", "peaks").lineage_hash != st.key_for("1", "peaks").lineage_hash
+    # A plugin computed over the whole superrun cannot use a value that differs per subrun.
+    with pytest.raises(sx.InvalidConfiguration, match="scale"):
+        st.get_array("_sr", "area_sum")
+    st.set_config({"scale": 3})
+    assert st.get_array("_sr", "area_sum")["total"].tolist() == [3 * (0 * 100 + 1 * 200)]
