@@ -67,6 +67,8 @@ def main():
 
         t_floor, floor = best_of(lambda: floor_read([folder]), args.repeat)
         del floor
+        t_floor2, floor = best_of(lambda: floor_read([folder], threads=2), args.repeat)
+        del floor
         t_load, peaks = best_of(lambda: st.get_array("0", "peaks"), args.repeat)
         assert len(peaks) == n
         del peaks
@@ -75,7 +77,10 @@ def main():
               f"{disk / 1e9:.2f} GB on disk")
         print(f"{'':>22} {'seconds':>9} {'rows/s':>12} {'ratio':>7}")
         print(f"{'floor (read+decomp)':>22} {t_floor:9.3f} {n / t_floor:12.3g} {1:7.2f}")
+        print(f"{'floor, 2 threads':>22} {t_floor2:9.3f} {n / t_floor2:12.3g} "
+              f"{t_floor2 / t_floor:7.2f}")
         print(f"{'get_array':>22} {t_load:9.3f} {n / t_load:12.3g} {t_load / t_floor:7.2f}")
+        print(f"get_array / 2-thread floor: {t_load / t_floor2:.2f}")
         print(f"{'get_iter (chunks)':>22} {t_iter:9.3f} {n / t_iter:12.3g} {t_iter / t_floor:7.2f}")
 
 

@@ -11,10 +11,15 @@ from bson import json_util
 def write_run_document(storage, run_id, start_ns, end_ns, **fields):
     """Write a run document whose start/end match the data's times (ns since the epoch)."""
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    # Run documents keep dates to the millisecond: round outwards so the run covers its data.
     doc = {"name": run_id,
-           "start": epoch + datetime.timedelta(microseconds=start_ns // 1000),
-           "end": epoch + datetime.timedelta(microseconds=-(-end_ns // 1000)), **fields}
+           "start": epoch + datetime.timedelta(milliseconds=start_ns // 1_000_000),
+           "end": epoch + datetime.timedelta(milliseconds=-(-end_ns // 1_000_000)), **fields}
     storage.write_run_metadata(run_id, doc)
+
+
+# Runs start 10 ms apart: run documents hold millisecond dates, so closer runs would overlap.
+GAP_NS = 10_000_000
 
 
 def run_demo(directory=None, n_runs=3, out=print):
@@ -39,7 +44,7 @@ def run_demo(directory=None, n_runs=3, out=print):
         write_run_document(storage, run_id, int(records["time"].min()), end, mode="demo")
         out(f"  run {run_id}: {len(records)} records in [{records['time'].min()}, {end}) ns, "
             f"stored as {st.key_for(run_id, 'records')}")
-        offset = end + 10
+        offset = end + GAP_NS
     name = "_demo_superrun"
     st.define_run(name, run_ids)
     doc = st.run_metadata(name)
