@@ -29,18 +29,16 @@ CONTEXT_OPTIONS = {
     "write_superruns": False,
     "forbid_creation_of": (),
     "allow_rechunk": True,
-    "allow_incomplete": False,
     "check_available": (),
     "store_run_fields": (),
     "free_options": (),
     "apply_data_function": (),
     "storage_converter": False,
     "progress_bar": True,
-    "fuzzy_for": (),
-    "fuzzy_for_options": (),
 }
-NO_EFFECT_OPTIONS = {"max_messages", "timeout", "allow_multiprocess", "allow_shm", "allow_lazy",
-                     "saver_timeout", "use_parallel_plugins", "deep_copy"}
+NO_EFFECT_OPTIONS = {"fuzzy_for", "fuzzy_for_options", "allow_incomplete", "max_messages",
+                     "timeout", "allow_multiprocess", "allow_shm", "allow_lazy", "saver_timeout",
+                     "use_parallel_plugins", "deep_copy"}
 
 # Loading options that select rows or columns: with any of them the result's size is unknown
 # before loading, so get_array cannot decode into a preallocated array.
@@ -572,8 +570,14 @@ class Context:
     def _shape_output(self, chunks, run_id, targets, selection, keep_columns, drop_columns,
                       add_run_id):
         new_dtype = None
+        functions = self.context_config.get("apply_data_function") or ()
+        if callable(functions):
+            functions = (functions,)
         for chunk in chunks:
             data = chunk.data
+            for function in functions:
+                # strax's signature: the data, the run id and the targets being loaded
+                data = function(data, run_id, targets if len(targets) > 1 else targets[0])
             if selection is not None and len(data):
                 data = data[output.selection_mask(data, selection)]
             if keep_columns is not None or drop_columns is not None:
@@ -619,7 +623,8 @@ class Context:
             run_id = run_id[0]
         plan, arena = None, None
         if not any(kwargs.get(k) is not None for k in PER_ROW_OPTIONS) and \
-                not kwargs.get("add_run_id_field"):
+                not kwargs.get("add_run_id_field") and \
+                not self.context_config.get("apply_data_function"):
             plan, arena = self._arena_for(run_id, targets, save, kwargs.get("combining", False))
         chunks = [c.data for c in self.get_iter(run_id, targets, save=save, _plan=plan,
                                                 _arena=arena, **kwargs)]

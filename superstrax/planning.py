@@ -25,6 +25,7 @@ class LoadNode:
     data_type: str
     key: object
     frontend: object
+    copies: list = field(default_factory=list)   # SaveTargets (storage_converter)
 
 
 @dataclass(eq=False)
@@ -132,8 +133,24 @@ class Planner:
         key = self.ctx.key_for(run_id, data_type)
         frontend = self.ctx._find_frontend(key)
         if frontend is not None:
-            return LoadNode(data_type, key, frontend)
+            return self.load_node(data_type, key, frontend)
         return self.compute_output(run_id, data_type)
+
+    def load_node(self, data_type, key, frontend):
+        """Load stored data; with storage_converter, also copy it to writable frontends
+        that lack it (only whole loads are copied, so a copy is never partial)."""
+        node = LoadNode(data_type, key, frontend)
+        if not self.ctx.context_config.get("storage_converter"):
+            return node
+        for fe in self.ctx._frontends_for(key):
+            if fe is frontend or getattr(fe, "readonly", False) or fe.is_stored(key):
+                continue
+            if key.is_superrun and not self.ctx.context_config.get("write_superruns"):
+                continue
+            md = {k: v for k, v in frontend.get_metadata(key).items()
+                  if k not in ("chunks", "start", "end", "writing_started", "writing_ended")}
+            node.copies.append(SaveTarget(key, fe, md, False, md.get("chunk_target_size_mb", 200)))
+        return node
 
     def compute_output(self, run_id, data_type):
         """An OutputNode for data_type, computed by its plugin over run_id's inputs."""

@@ -107,8 +107,11 @@ class Processor:
 
     def _stream(self, node, pushdown=None):
         if isinstance(node, LoadNode):
-            return continuity_check(node.frontend.loader(node.key, time_range=pushdown,
-                                                         arena=self.arena))
+            stream = continuity_check(node.frontend.loader(node.key, time_range=pushdown,
+                                                           arena=self.arena))
+            if node.copies and pushdown is None and self.time_range is None:
+                stream = self._copied(stream, [self._sink(t) for t in node.copies])
+            return stream
         if isinstance(node, OutputNode):
             if id(node.compute) not in self._broadcasters:
                 self._broadcasters[id(node.compute)] = _Broadcaster(self, node.compute)
@@ -135,6 +138,15 @@ class Processor:
             parts.append((ranges, hull, self._stream(part.node, hull)))
         sink = self._sink(node.save) if node.save is not None and pushdown is None else None
         return self._chain_chunks(node.run_id, parts, sink)
+
+    @staticmethod
+    def _copied(stream, sinks):
+        for chunk in stream:
+            for sink in sinks:
+                sink.receive(chunk)
+            yield chunk
+        for sink in sinks:
+            sink.close()
 
     @staticmethod
     def _chain_chunks(superrun_id, parts, sink):

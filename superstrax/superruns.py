@@ -261,7 +261,7 @@ def plan_superrun_node(planner, superrun_id, data_type, top=False):
     if not combining:
         frontend = ctx._find_frontend(key)
         if frontend is not None:
-            return LoadNode(data_type, key, frontend)
+            return planner.load_node(data_type, key, frontend)
         if cls.allow_superrun:
             return planner.compute_output(superrun_id, data_type)
     parts = [SubrunPart(s.run_id, s.ranges, planner.node_for(s.run_id, data_type))

@@ -288,3 +288,42 @@ def test_several_runs_get_a_run_id_field(storage):
     assert set(both["run_id"]) == {"0", "1"}
     df = st.get_df(["0", "1"], "peaks")
     assert len(df) == 200 and set(df["run_id"]) == {"0", "1"}
+
+
+def test_storage_converter_copies_whole_loads_to_writable_storage(storage, tmp_path):
+    st = _ctx(storage)
+    peaks = st.get_array("0", "peaks")
+    source = sx.DataDirectory(storage.path, readonly=True)
+    local = sx.DataDirectory(str(tmp_path / "local"))
+    conv = sx.Context(storage=[source, local], register=[Records, Peaks],
+                      config={"bonus_area": 42}, progress_bar=False, storage_converter=True)
+    conv.get_array("0", "peaks", time_range=(2, 4))       # partial: nothing copied
+    assert not local.is_stored(conv.key_for("0", "peaks"))
+    np.testing.assert_array_equal(conv.get_array("0", "peaks"), peaks)
+    assert local.is_stored(conv.key_for("0", "peaks"))
+    only_local = sx.Context(storage=[local], register=[Records, Peaks],
+                            config={"bonus_area": 42}, progress_bar=False,
+                            forbid_creation_of=("records", "peaks"))
+    np.testing.assert_array_equal(only_local.get_array("0", "peaks"), peaks)
+
+
+def test_apply_data_function_changes_loaded_data(storage):
+    seen = []
+
+    def double_area(data, run_id, targets):
+        seen.append((run_id, targets))
+        data = data.copy()
+        data["area"] *= 2
+        return data
+
+    st = _ctx(storage)
+    st.set_context_config({"apply_data_function": (double_area,)})
+    assert set(st.get_array("0", "peaks")["area"]) == {84}
+    assert seen[0] == ("0", "peaks")
+
+
+def test_options_without_effect_warn(storage):
+    with pytest.warns(UserWarning, match="allow_multiprocess.*no effect"):
+        _ctx(storage).set_context_config({"allow_multiprocess": True})
+    with pytest.warns(UserWarning, match="Unknown context option 'no_such'"):
+        _ctx(storage).set_context_config({"no_such": True})
