@@ -2,8 +2,6 @@
 lineage, planning, processing, superruns and the run registry together."""
 import copy
 import fnmatch
-import os
-import time as _time
 import warnings
 
 import numpy as np
@@ -11,13 +9,14 @@ import pandas as pd
 
 from . import config as cfg
 from . import output, runs, superruns
-from .chunk import Chunk
 from .errors import (DataNotAvailable, InvalidConfiguration, PluginError,
                      RunMetadataNotAvailable, SuperrunError)
 from .lineage import LineageResolver, is_superrun_id
-from .planning import ChainNode, LoadNode, OutputNode, Planner, walk
+from .planning import LoadNode, OutputNode, Planner, walk
 from .plugins.base import Plugin
+from . import processing
 from .processing import Processor
+from .run_registry import RunRegistry
 from .progress import with_progress
 
 STRAX_FORMAT_VERSION = "2.2.3"
@@ -64,8 +63,7 @@ class Context:
         self.context_config = dict(CONTEXT_OPTIONS)
         self._plugin_class_registry = {}
         self._resolver = None
-        self._run_doc_cache = {}
-        self._subrun_cache = {}
+        self._registry = RunRegistry(self)
         self.set_context_config(context_config)
         if config:
             self.set_config(config)
@@ -77,7 +75,7 @@ class Context:
     # --- configuration -----------------------------------------------------------------------
     def _changed(self):
         self._resolver = None
-        self._subrun_cache = {}
+        self._registry.forget()
 
     @property
     def _lineages(self):
@@ -155,7 +153,7 @@ class Context:
         new.config = copy.deepcopy(self.config) if deep_copy else dict(self.config)
         new.context_config = dict(self.context_config)
         new._plugin_class_registry = dict(self._plugin_class_registry)
-        new._resolver, new._run_doc_cache, new._subrun_cache = None, {}, {}
+        new._resolver, new._registry = None, RunRegistry(new)
         if context_config:
             new.set_context_config(context_config)
         if config:
@@ -360,47 +358,21 @@ class Context:
     # --- runs and superruns --------------------------------------------------------------------
     def run_metadata(self, run_id, projection=None):
         """The run document of run_id (a superrun's holds sub_run_spec, start, end, livetime)."""
-        return runs.run_metadata(self.storage, run_id, projection=projection)
+        return self._registry.metadata(run_id, projection=projection)
 
+    # The run registry owns run documents and superrun specs; these names stay because
+    # planning and superruns call them.
     def _run_doc(self, run_id):
-        """Run documents, cached while their files do not change."""
-        run_id = str(run_id)
-        stamp = None
-        for fe in self.storage:
-            if getattr(fe, "provide_run_metadata", False) and hasattr(fe, "_run_meta_path"):
-                try:
-                    st = os.stat(fe._run_meta_path(run_id))
-                    stamp = (id(fe), st.st_mtime_ns, st.st_size)
-                    break
-                except (OSError, ValueError):
-                    continue
-        cached = self._run_doc_cache.get(run_id)
-        if stamp is not None and cached is not None and cached[0] == stamp:
-            return cached[1]
-        doc = self.run_metadata(run_id)
-        if stamp is not None:
-            self._run_doc_cache[run_id] = (stamp, doc)
-        return doc
+        return self._registry.doc(run_id)
 
     def _superrun_doc(self, superrun_id):
-        doc = self._run_doc(superrun_id)
-        if not doc.get("sub_run_spec"):
-            raise SuperrunError(f"run {superrun_id} starts with '_' but has no sub_run_spec in its "
-                                f"run document; define it with st.define_run")
-        return doc
+        return self._registry.superrun_doc(superrun_id)
 
     def _subrun_specs(self, superrun_id):
-        """The regular runs (and ranges) of a superrun, ordered by start."""
-        doc = self._superrun_doc(superrun_id)
-        stamp = repr(doc["sub_run_spec"])
-        cached = self._subrun_cache.get(superrun_id)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, superruns.resolve(self._run_doc, superrun_id))
-            self._subrun_cache[superrun_id] = cached
-        return cached[1]
+        return self._registry.subrun_specs(superrun_id)
 
     def _regular_subruns(self, superrun_id):
-        return [s.run_id for s in self._subrun_specs(superrun_id)]
+        return self._registry.regular_subruns(superrun_id)
 
     def define_run(self, name, data, from_run=None):
         """Define a superrun: name (starting with '_') and its subruns.
@@ -409,20 +381,12 @@ class Context:
         DataFrame of rows with time and endtime (and run_id, else give from_run), in which case
         the superrun is exactly the time ranges of those rows.
         """
-        frontend = next((fe for fe in self.storage if getattr(fe, "can_define_runs", False)), None)
-        if frontend is None:
-            raise SuperrunError(
-                f"Cannot define superrun {name}: no storage can store run documents. Add a "
-                f"DataDirectory with provide_run_metadata=True and readonly=False")
-        doc = superruns.superrun_document(self._run_doc, name, data, from_run=from_run)
-        frontend.write_run_metadata(doc["name"], doc)
-        self._subrun_cache.pop(doc["name"], None)
-        self._run_doc_cache.pop(doc["name"], None)
+        self._registry.define(name, data, from_run=from_run)
         self._changed()
 
     def scan_runs(self, store_fields=()):
         fields = tuple(store_fields) + tuple(self.context_config.get("store_run_fields") or ())
-        return runs.scan_runs(self.storage, fields)
+        return self._registry.scan(fields)
 
     def select_runs(self, run_mode=None, run_id=None, include_tags=None, exclude_tags=None,
                     available=(), pattern_type="fnmatch", store_fields=(), progress_bar=None,
@@ -431,7 +395,7 @@ class Context:
         self._check_kwargs(kwargs, "select_runs")
         df = self.scan_runs(store_fields)
         if run_mode is not None and len(df):
-            df = self._with_superrun_modes(df)
+            df = self._registry.with_superrun_modes(df)
         df = runs.filter_runs(df, run_mode=run_mode, run_id=run_id, include_tags=include_tags,
                               exclude_tags=exclude_tags, pattern_type=pattern_type)
         if isinstance(available, str):
@@ -441,23 +405,6 @@ class Context:
             df[col] = self._availability(df["name"].tolist(), target, progress_bar)
             if target in available:
                 df = df[df[col]].reset_index(drop=True)
-        return df
-
-    def _with_superrun_modes(self, df):
-        """Superruns list the modes of their subruns, so run_mode= matches them too."""
-        modes = df["mode"].tolist()
-        for i, name in enumerate(df["name"]):
-            if is_superrun_id(name):
-                subs = set()
-                try:
-                    for s in self._subrun_specs(name):
-                        subs.update(runs._joined(self._run_doc(s.run_id).get("mode")).split(","))
-                except Exception:     # an unresolvable superrun just keeps its own modes
-                    continue
-                own = set(modes[i].split(",")) if modes[i] else set()
-                modes[i] = ",".join(sorted((own | subs) - {""}))
-        df = df.copy()
-        df["mode"] = modes
         return df
 
     def _availability(self, names, target, progress_bar=None):
@@ -554,8 +501,9 @@ class Context:
         start, end = time_range or self._progress_span(run_id, plan)
         chunks = with_progress(iter(processor), start, end, desc=f"Loading {run_id} {'+'.join(targets)}",
                                enabled=self._progress_enabled(progress_bar))
-        yield from self._shape_output(chunks, run_id, targets, selection, keep_columns,
-                                      drop_columns, add_run_id_field)
+        yield from output.shape_chunks(chunks, run_id, targets, selection, keep_columns,
+                                       drop_columns, add_run_id_field,
+                                       self.context_config.get("apply_data_function"))
 
     def _progress_span(self, run_id, plan):
         for node in walk(plan):
@@ -566,46 +514,6 @@ class Context:
             return self.estimate_run_start_and_end(run_id)
         except Exception:    # progress is a nicety: never fail a load for it
             return None, None
-
-    def _shape_output(self, chunks, run_id, targets, selection, keep_columns, drop_columns,
-                      add_run_id):
-        new_dtype = None
-        functions = self.context_config.get("apply_data_function") or ()
-        if callable(functions):
-            functions = (functions,)
-        for chunk in chunks:
-            data = chunk.data
-            for function in functions:
-                # strax's signature: the data, the run id and the targets being loaded
-                data = function(data, run_id, targets if len(targets) > 1 else targets[0])
-            if selection is not None and len(data):
-                data = data[output.selection_mask(data, selection)]
-            if keep_columns is not None or drop_columns is not None:
-                if new_dtype is None:
-                    new_dtype = output.column_dtype(chunk.dtype, keep_columns, drop_columns,
-                                                    what="+".join(targets))
-                data = output.project(data, new_dtype)
-            if add_run_id:
-                data = self._with_run_ids(chunk, data)
-            if data is not chunk.data:
-                chunk = Chunk(data_type=chunk.data_type, data_kind=chunk.data_kind,
-                              dtype=data.dtype, run_id=chunk.run_id, start=chunk.start,
-                              end=chunk.end, data=data, subruns=chunk.subruns,
-                              target_size_mb=chunk.target_size_mb)
-            yield chunk
-
-    @staticmethod
-    def _with_run_ids(chunk, data):
-        if chunk.subruns and len(data):
-            ids = np.full(len(data), "", dtype=object)
-            for sub, b in chunk.subruns.items():
-                inside = (data["time"] >= b["start"]) & (data["time"] < max(b["end"], b["start"] + 1))
-                ids[inside] = sub
-            width = max(len(s) for s in chunk.subruns)
-            out = output.add_run_id_field(data, "", width)
-            out["run_id"] = ids.astype(f"<U{width}")
-            return out
-        return output.add_run_id_field(data, str(chunk.run_id), len(str(chunk.run_id)))
 
     def get_array(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """One numpy array of targets for a run or a list of runs (then with a run_id field)."""
@@ -625,7 +533,12 @@ class Context:
         if not any(kwargs.get(k) is not None for k in PER_ROW_OPTIONS) and \
                 not kwargs.get("add_run_id_field") and \
                 not self.context_config.get("apply_data_function"):
-            plan, arena = self._arena_for(run_id, targets, save, kwargs.get("combining", False))
+            try:
+                plan = self.get_components(run_id, targets, save=save,
+                                           combining=kwargs.get("combining", False))
+            except Exception:      # get_iter raises the same error, with all of its context
+                plan = None
+            arena = processing.arena_for(plan) if plan is not None else None
         chunks = [c.data for c in self.get_iter(run_id, targets, save=save, _plan=plan,
                                                 _arena=arena, **kwargs)]
         if arena is not None and arena.full:
@@ -640,30 +553,6 @@ class Context:
             out[i:i + len(c)] = c
             i += len(c)
         return out
-
-    def _arena_for(self, run_id, targets, save, combining):
-        """A preallocated result when everything comes whole from storage (sizes known)."""
-        from .storage.common import Arena, parse_dtype
-        try:
-            plan = Planner(self, (targets,) if isinstance(targets, str) else tuple(targets),
-                           save=(save,) if isinstance(save, str) else tuple(save),
-                           combining=combining).plan(str(run_id))
-        except Exception:        # get_iter will raise the same error with its full context
-            return None, None
-        nodes = [plan] if isinstance(plan, LoadNode) else (
-            [p.node for p in plan.parts] if isinstance(plan, ChainNode) and plan.save is None
-            and all(p.ranges is None for p in plan.parts) else [])
-        if not nodes or not all(isinstance(n, LoadNode) for n in nodes):
-            return plan, None
-        total, dtype = 0, None
-        for node in nodes:
-            md = node.frontend.get_metadata(node.key)
-            dt = parse_dtype(md, str(node.key))
-            if dtype is not None and dt != dtype:
-                return plan, None
-            dtype = dt
-            total += sum(c["n"] for c in md["chunks"])
-        return plan, Arena(total, dtype)
 
     def _output_dtype(self, run_id, targets):
         targets = (targets,) if isinstance(targets, str) else tuple(targets)

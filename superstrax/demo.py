@@ -1,21 +1,8 @@
 """The README's main job: a few runs and a superrun in a local data directory."""
-import datetime
-import json
 import os
 import tempfile
 
 import numpy as np
-from bson import json_util
-
-
-def write_run_document(storage, run_id, start_ns, end_ns, **fields):
-    """Write a run document whose start/end match the data's times (ns since the epoch)."""
-    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-    # Run documents keep dates to the millisecond: round outwards so the run covers its data.
-    doc = {"name": run_id,
-           "start": epoch + datetime.timedelta(milliseconds=start_ns // 1_000_000),
-           "end": epoch + datetime.timedelta(milliseconds=-(-end_ns // 1_000_000)), **fields}
-    storage.write_run_metadata(run_id, doc)
 
 
 # Runs start 10 ms apart: run documents hold millisecond dates, so closer runs would overlap.
@@ -24,7 +11,7 @@ GAP_NS = 10_000_000
 
 def run_demo(directory=None, n_runs=3, out=print):
     import superstrax as sx
-    from superstrax.testutils import Peaks, Records
+    from superstrax.testutils import Peaks, Records, write_run_document
 
     cleanup = None
     if directory is None:

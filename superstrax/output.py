@@ -66,3 +66,47 @@ def to_dataframe(data):
     """A DataFrame of the scalar fields; multi-dimensional fields are left out, as in strax."""
     scalar = [n for n in data.dtype.names if data.dtype[n].shape == ()]
     return pd.DataFrame({n: data[n] for n in scalar})
+
+
+def shape_chunks(chunks, run_id, targets, selection=None, keep_columns=None, drop_columns=None,
+                 add_run_id=False, functions=None):
+    """Apply the user's per-chunk options to a stream of chunks, in strax's order:
+    data functions, row selection, columns, then the run_id field."""
+    from .chunk import Chunk
+    if callable(functions):
+        functions = (functions,)
+    new_dtype = None
+    for chunk in chunks:
+        data = chunk.data
+        for function in functions or ():
+            # strax's signature: the data, the run id and the targets being loaded
+            data = function(data, run_id, targets if len(targets) > 1 else targets[0])
+        if selection is not None and len(data):
+            data = data[selection_mask(data, selection)]
+        if keep_columns is not None or drop_columns is not None:
+            if new_dtype is None:
+                new_dtype = column_dtype(chunk.dtype, keep_columns, drop_columns,
+                                         what="+".join(targets))
+            data = project(data, new_dtype)
+        if add_run_id:
+            data = with_run_ids(chunk, data)
+        if data is not chunk.data:
+            chunk = Chunk(data_type=chunk.data_type, data_kind=chunk.data_kind,
+                          dtype=data.dtype, run_id=chunk.run_id, start=chunk.start,
+                          end=chunk.end, data=data, subruns=chunk.subruns,
+                          target_size_mb=chunk.target_size_mb)
+        yield chunk
+
+
+def with_run_ids(chunk, data):
+    """data with a run_id field: each row's subrun for superrun chunks, else the run."""
+    if chunk.subruns and len(data):
+        ids = np.full(len(data), "", dtype=object)
+        for sub, b in chunk.subruns.items():
+            inside = (data["time"] >= b["start"]) & (data["time"] < max(b["end"], b["start"] + 1))
+            ids[inside] = sub
+        width = max(len(s) for s in chunk.subruns)
+        out = add_run_id_field(data, "", width)
+        out["run_id"] = ids.astype(f"<U{width}")
+        return out
+    return add_run_id_field(data, str(chunk.run_id), len(str(chunk.run_id)))

@@ -5,7 +5,7 @@ chunk is pulled) and run lazily: nothing is read or computed until the caller it
 """
 from collections import deque
 
-from .chunk import Chunk, Rechunker, as_superrun_chunk, continuity_check
+from .chunk import Rechunker, as_superrun_chunk, continuity_check
 from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, OutputNode
 from .plugins.sync import sync_inputs
 
@@ -210,3 +210,27 @@ def _clip(chunk, time_range, selection):
     if selection == "skip":
         return chunk
     return chunk.slice(start, end, selection=selection)
+
+
+def arena_for(plan):
+    """A preallocated result for a plan that loads whole stored data (sizes are in the
+    metadata), or None when the size is only known after loading."""
+    from .storage.common import Arena, parse_dtype
+    if isinstance(plan, LoadNode):
+        nodes = [plan]
+    elif isinstance(plan, ChainNode) and plan.save is None and \
+            all(p.ranges is None for p in plan.parts):
+        nodes = [p.node for p in plan.parts]
+    else:
+        return None
+    if not all(isinstance(n, LoadNode) for n in nodes):
+        return None
+    total, dtype = 0, None
+    for node in nodes:
+        md = node.frontend.get_metadata(node.key)
+        node_dtype = parse_dtype(md, str(node.key))
+        if dtype is not None and node_dtype != dtype:
+            return None
+        dtype = node_dtype
+        total += sum(c["n"] for c in md["chunks"])
+    return Arena(total, dtype)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import RunMetadataNotAvailable, SuperrunError
 from .lineage import is_superrun_id
-from .planning import ChainNode, LoadNode, SaveTarget, SubrunPart
+from .planning import ChainNode, SaveTarget, SubrunPart
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 

@@ -1,4 +1,6 @@
 """Dummy plugins for tests, demos and tutorials; their lineages hash exactly as strax's do."""
+import datetime
+
 import numpy as np
 
 from .config import Option, takes_config
@@ -96,3 +98,15 @@ class PeakClassification(Plugin):
             out["time"] = peaks["time"]
             out["endtime"] = endtime(peaks)
         return {"peak_classification": pc, "lone_hits": lh}
+
+
+def write_run_document(storage, run_id, start_ns, end_ns, **fields):
+    """Write a run document whose start/end cover data in [start_ns, end_ns) (ns since 1970).
+
+    Run documents hold dates to the millisecond, so the bounds are rounded outwards.
+    """
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    doc = {"name": run_id,
+           "start": epoch + datetime.timedelta(milliseconds=start_ns // 1_000_000),
+           "end": epoch + datetime.timedelta(milliseconds=-(-end_ns // 1_000_000)), **fields}
+    storage.write_run_metadata(run_id, doc)

@@ -1,20 +1,8 @@
-import datetime
-
-import numpy as np
 import pytest
 
 import superstrax as sx
 from superstrax.testutils import PeakClassification, Peaks, Records
-
-
-def write_run_doc(storage, run_id, start_ns, end_ns, **fields):
-    """A run document whose start/end are the data's times (ns since the epoch)."""
-    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-    # Run documents hold ms-precision dates: round outwards so the run covers its data.
-    doc = {"name": run_id,
-           "start": epoch + datetime.timedelta(milliseconds=start_ns // 1_000_000),
-           "end": epoch + datetime.timedelta(milliseconds=-(-end_ns // 1_000_000)), **fields}
-    storage.write_run_metadata(run_id, doc)
+from superstrax.testutils import write_run_document as write_run_doc  # noqa: F401 (tests import it)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from superstrax.dtypes import peak_dtype, record_dtype
 from superstrax.errors import DataCorrupted

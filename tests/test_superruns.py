@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import superstrax as sx
-from superstrax.testutils import PeakClassification, Peaks, Records
+from superstrax.testutils import Peaks, Records
 
 from conftest import make_runs, write_run_doc
 
@@ -65,7 +65,7 @@ def test_on_the_fly_chunks_carry_superrun_and_subruns(st, three):
 
 
 def test_time_range_definition_equals_subruns_cut(st, three):
-    (s0, e0), (s1, e1) = three["0"], three["1"]
+    s0, s1 = three["0"][0], three["1"][0]
     spec = {"0": [(s0 + 2, s0 + 5)], "1": [(s1, s1 + 3), (s1 + 6, s1 + 8)]}
     st.define_run("_ranges", spec)
     doc = st.run_metadata("_ranges")

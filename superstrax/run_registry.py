@@ -1,0 +1,105 @@
+"""The runs a context knows: run documents from its storage (cached while their files do not
+change), superrun definitions resolved to regular runs, and run listings."""
+import os
+
+from . import runs, superruns
+from .errors import SuperrunError
+from .lineage import is_superrun_id
+
+
+class RunRegistry:
+    """Run documents and superrun specs of one context's storage."""
+
+    def __init__(self, context):
+        self.ctx = context
+        self._docs = {}
+        self._specs = {}
+
+    def forget(self, run_id=None):
+        """Drop resolved superrun specs (all, since nesting links them) and run_id's document.
+
+        Documents are checked against their file's stamp on every use, so only a document
+        just rewritten needs dropping (a rewrite within the stamp's resolution would hide).
+        """
+        self._specs = {}
+        if run_id is not None:
+            self._docs.pop(run_id, None)
+
+    def metadata(self, run_id, projection=None):
+        return runs.run_metadata(self.ctx.storage, run_id, projection=projection)
+
+    def _stamp(self, run_id):
+        """Which file holds the run document now, and its modification stamp."""
+        for fe in self.ctx.storage:
+            if getattr(fe, "provide_run_metadata", False) and hasattr(fe, "_run_meta_path"):
+                try:
+                    st = os.stat(fe._run_meta_path(run_id))
+                    return (id(fe), st.st_mtime_ns, st.st_size)
+                except (OSError, ValueError):
+                    continue
+        return None
+
+    def doc(self, run_id):
+        """The run document of run_id; read again only when its file changed."""
+        run_id = str(run_id)
+        stamp = self._stamp(run_id)
+        cached = self._docs.get(run_id)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        doc = self.metadata(run_id)
+        if stamp is not None:
+            self._docs[run_id] = (stamp, doc)
+        return doc
+
+    def superrun_doc(self, superrun_id):
+        doc = self.doc(superrun_id)
+        if not doc.get("sub_run_spec"):
+            raise SuperrunError(f"run {superrun_id} starts with '_' but has no sub_run_spec in its "
+                                f"run document; define it with st.define_run")
+        return doc
+
+    def subrun_specs(self, superrun_id):
+        """The regular runs (and ranges) of a superrun, ordered by start."""
+        doc = self.superrun_doc(superrun_id)
+        stamp = repr(doc["sub_run_spec"])
+        cached = self._specs.get(superrun_id)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, superruns.resolve(self.doc, superrun_id))
+            self._specs[superrun_id] = cached
+        return cached[1]
+
+    def regular_subruns(self, superrun_id):
+        return [s.run_id for s in self.subrun_specs(superrun_id)]
+
+    def define(self, name, data, from_run=None):
+        """Write the run document of a superrun to the first storage that can define runs."""
+        frontend = next((fe for fe in self.ctx.storage
+                         if getattr(fe, "can_define_runs", False)), None)
+        if frontend is None:
+            raise SuperrunError(
+                f"Cannot define superrun {name}: no storage can store run documents. Add a "
+                f"DataDirectory with provide_run_metadata=True and readonly=False")
+        doc = superruns.superrun_document(self.doc, name, data, from_run=from_run)
+        frontend.write_run_metadata(doc["name"], doc)
+        self.forget(doc["name"])
+        return doc["name"]
+
+    def scan(self, store_fields=()):
+        return runs.scan_runs(self.ctx.storage, store_fields)
+
+    def with_superrun_modes(self, df):
+        """Superruns list the modes of their subruns, so run_mode= matches them too."""
+        modes = df["mode"].tolist()
+        for i, name in enumerate(df["name"]):
+            if is_superrun_id(name):
+                subs = set()
+                try:
+                    for s in self.subrun_specs(name):
+                        subs.update(runs._joined(self.doc(s.run_id).get("mode")).split(","))
+                except Exception:     # an unresolvable superrun just keeps its own modes
+                    continue
+                own = set(modes[i].split(",")) if modes[i] else set()
+                modes[i] = ",".join(sorted((own | subs) - {""}))
+        df = df.copy()
+        df["mode"] = modes
+        return df
