@@ -330,3 +330,47 @@ def test_per_run_defaults_apply_per_subrun(storage):
         st.get_array("_sr", "area_sum")
     st.set_config({"scale": 3})
     assert st.get_array("_sr", "area_sum")["total"].tolist() == [3 * (0 * 100 + 1 * 200)]
+
+
+def test_any_time_range_definition_loads_the_subruns_cut_to_it(tmp_path_factory):
+    """Property: for random disjoint ranges in random subruns, the superrun's data (on the fly
+    and with time_range on top) is exactly the subruns' rows fully inside those ranges."""
+    from hypothesis import given, settings, strategies as hst
+
+    storage = sx.DataDirectory(str(tmp_path_factory.mktemp("prop")), provide_run_metadata=True)
+    st = sx.Context(storage=[storage], register=[Records], progress_bar=False)
+    bounds = make_runs(st, storage, ["0", "1", "2"], n_chunks=5, recs_per_chunk=4)
+    whole = {r: st.get_array(r, "records") for r in bounds}
+
+    @hst.composite
+    def definitions(draw):
+        spec = {}
+        for r in draw(hst.lists(hst.sampled_from(sorted(bounds)), min_size=1, max_size=3,
+                                unique=True)):
+            s, e = bounds[r]
+            cuts = sorted(draw(hst.lists(hst.integers(s, e), min_size=2, max_size=6,
+                                         unique=True)))
+            pairs = [(a, b) for a, b in zip(cuts[::2], cuts[1::2])]
+            spec[r] = pairs if pairs and draw(hst.booleans()) else "all"
+        return spec
+
+    @settings(max_examples=25, deadline=None)
+    @given(definitions(), hst.integers(0, 25_000_000), hst.integers(1, 25_000_000))
+    def check(spec, t0, width):
+        st.define_run("_p", spec)
+        parts = []
+        for r in sorted(spec, key=lambda r: bounds[r][0]):
+            d = whole[r]
+            ranges = [bounds[r]] if spec[r] == "all" else spec[r]
+            keep = np.zeros(len(d), bool)
+            for a, b in ranges:
+                keep |= (d["time"] >= a) & (sx.endtime(d) <= b)
+            parts.append(d[keep])
+        expected = np.concatenate(parts)
+        np.testing.assert_array_equal(st.get_array("_p", "records"), expected)
+        t1 = t0 + width
+        inside = (expected["time"] >= t0) & (sx.endtime(expected) <= t1)
+        np.testing.assert_array_equal(st.get_array("_p", "records", time_range=(t0, t1)),
+                                      expected[inside])
+
+    check()
