@@ -100,7 +100,10 @@ class Chunk:
     def __repr__(self):
         parts = [f"[{self.start}, {self.end}) ns", f"{len(self)} rows", _human_bytes(self.nbytes)]
         if self.subruns:
-            parts.append(f"{len(self.subruns)} subrun" + ("s" if len(self.subruns) != 1 else ""))
+            names = list(self.subruns)
+            shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 3 else "")
+            parts.append(f"{len(names)} subrun" + ("s" if len(names) != 1 else "") +
+                         f" ({shown})")
         return f"Chunk({self.run_id}/{self.data_type}, {', '.join(parts)})"
 
     @property

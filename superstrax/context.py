@@ -17,7 +17,7 @@ from .plugins.base import Plugin
 from . import processing
 from .processing import Processor
 from .run_registry import RunRegistry
-from .progress import with_progress
+from .progress import make_bar, with_progress
 
 STRAX_FORMAT_VERSION = "2.2.3"
 
@@ -71,6 +71,12 @@ class Context:
             self.register_all(register_all)
         if register is not None:
             self.register(register)
+
+    def __repr__(self):
+        plugins = sorted(self._plugin_class_registry)
+        shown = ", ".join(plugins[:8]) + (f", ... ({len(plugins)} in all)" if len(plugins) > 8 else "")
+        return (f"Context(storage={self.storage!r}, data types: {shown or 'none'}, "
+                f"{len(self.config)} option(s) set)")
 
     # --- configuration -----------------------------------------------------------------------
     def _changed(self):
@@ -410,9 +416,7 @@ class Context:
     def _availability(self, names, target, progress_bar=None):
         enabled = self._progress_enabled(progress_bar)
         result = []
-        from tqdm.auto import tqdm
-        for name in tqdm(names, desc="Checking data availability", disable=not enabled,
-                         delay=1.0, leave=False):
+        for name in make_bar(names, enabled=enabled, desc="Checking data availability"):
             try:
                 result.append(self.is_stored(name, target))
             except Exception:      # a run whose key cannot be built has nothing stored

@@ -82,7 +82,7 @@ def test_repr_and_properties():
     c = chunk(d, 0, 50, run_id="_sr", data_type="records",
               subruns={"a": {"start": 0, "end": 10}, "b": {"start": 20, "end": 30},
                        "c": {"start": 40, "end": 50}})
-    assert repr(c) == "Chunk(_sr/records, [0, 50) ns, 300 rows, 6.0 kB, 3 subruns)"
+    assert repr(c) == "Chunk(_sr/records, [0, 50) ns, 300 rows, 6.0 kB, 3 subruns (a, b, c))"
     assert c.is_superrun and c.first_subrun == {"run_id": "a", "start": 0, "end": 10}
     assert repr(chunk(rows([], []), 3, 3)) == "Chunk(run0/peaks, [3, 3) ns, 0 rows, 0 B)"
     assert len(c) == 300 and c.duration == 50 and c.nbytes == 6000
