@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..chunk import Chunk
-from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, RunMetadataNotAvailable,
-                      SuperstraxError)
+from ..errors import (ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
+                      RunMetadataNotAvailable, SuperstraxError)
 from ..hashing import deterministic_hash
 from ..kernels import endtimes
 
@@ -223,10 +223,17 @@ class StorageBackend:
         target_mb = md.get("chunk_target_size_mb", 200)
 
         def make(info, data):
-            return Chunk(data_type=md["data_type"], data_kind=md["data_kind"], dtype=dtype,
-                         run_id=info.get("run_id", md["run_id"]), start=info["start"],
-                         end=info["end"], data=data, subruns=info.get("subruns"),
-                         target_size_mb=target_mb)
+            try:
+                return Chunk(data_type=md["data_type"], data_kind=md["data_kind"], dtype=dtype,
+                             run_id=info.get("run_id", md["run_id"]), start=info["start"],
+                             end=info["end"], data=data, subruns=info.get("subruns"),
+                             target_size_mb=target_mb)
+            except ChunkError as e:
+                # Stored rows that break chunk invariants (times outside the chunk, unsorted)
+                # mean the file or its metadata was damaged after writing.
+                name = info.get("filename") or f"chunk {info.get('chunk_i')}"
+                raise DataCorrupted(f"{where}: {name} does not hold valid chunk data ({e}). "
+                                    f"Delete {where} and make the data again") from e
 
         def reader(info):
             out = arena.take(info["n"], dtype) if arena is not None else None
@@ -332,6 +339,18 @@ class StorageFrontend:
         return f"{type(self).__name__}()"
 
 
+def _plain_json(value):
+    """numpy scalars and arrays (e.g. an option set to np.int64(43)) as plain JSON values.
+
+    They hash like Python numbers, so the lineage is the same; strax's metadata write fails on
+    them, here they are written as the numbers they are."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def dump_metadata(md):
     """Data metadata exactly as strax writes it: sorted keys, indent 4, no trailing newline."""
-    return json.dumps(md, sort_keys=True, indent=4)
+    return json.dumps(md, sort_keys=True, indent=4, default=_plain_json)

@@ -88,12 +88,15 @@ class FileSystemBackend(StorageBackend):
         return md
 
     def read_chunk(self, folder, md, info, dtype, out=None):
-        if not info.get("n"):
+        filename = info.get("filename") or f"{dirname_to_prefix(folder)}-{info['chunk_i']:06d}"
+        path = os.path.join(folder, filename)
+        if not info.get("n") and not (info.get("filename") and os.path.exists(path)):
+            # An empty chunk has no file (early strax versions wrote one anyway). A file that
+            # is there is always read, so rows the metadata says do not exist are reported,
+            # never skipped.
             import numpy as np
             return np.zeros(0, dtype) if out is None else out
-        filename = info.get("filename") or f"{dirname_to_prefix(folder)}-{info['chunk_i']:06d}"
-        return load_file(os.path.join(folder, filename), dtype, md["compressor"], n=info["n"],
-                         out=out)
+        return load_file(path, dtype, md["compressor"], n=info["n"], out=out)
 
     def saver(self, folder, metadata):
         return FileSaver(folder, metadata)
@@ -110,7 +113,12 @@ class FileSaver(Saver):
             shutil.rmtree(self.temp)     # a leftover of a killed write
         os.makedirs(self.temp)
         self.md_path = os.path.join(self.temp, f"{self.prefix}-metadata.json")
-        super().__init__(metadata)
+        try:
+            super().__init__(metadata)
+        except BaseException:
+            # Metadata that cannot be written: leave no folder behind for it.
+            shutil.rmtree(self.temp, ignore_errors=True)
+            raise
 
     def _save_chunk(self, data, chunk_i):
         filename = f"{self.prefix}-{chunk_i:06d}"
@@ -123,7 +131,7 @@ class FileSaver(Saver):
         except TypeError as e:
             raise SuperstraxError(
                 f"Metadata of {self.md.get('run_id')}/{self.md.get('data_type')} is not plain "
-                f"JSON ({e}); option values must be plain Python types, not numpy scalars") from e
+                f"JSON ({e}); option values must be numbers, strings, lists, dicts or None") from e
         _write_atomically(self.md_path, text)
 
     def _finish(self, failed):
@@ -138,6 +146,14 @@ class FileSaver(Saver):
         os.rename(self.temp, self.folder)
         if aside is not None:
             shutil.rmtree(aside, ignore_errors=True)
+
+
+def _check_no_path_separator(run_id, error):
+    """A run id is one name in the directory: with '/' it would write into (or, with '..',
+    outside of) other directories."""
+    if any(sep and sep in run_id for sep in ("/", os.sep, os.altsep)):
+        raise error(f"Run id {run_id!r} contains a path separator, which a DataDirectory "
+                    f"cannot store; use another run id")
 
 
 def _flatten(doc, prefix=""):
@@ -180,6 +196,7 @@ class DataDirectory(StorageFrontend):
         if "-" in key.run_id:
             raise DataNotAvailable(f"Run id {key.run_id!r} contains '-', which a DataDirectory "
                                    f"cannot store; use another run id")
+        _check_no_path_separator(key.run_id, DataNotAvailable)
         return os.path.join(self.path, str(key))
 
     def _find(self, key):
@@ -225,6 +242,7 @@ class DataDirectory(StorageFrontend):
 
     # --- run documents ---------------------------------------------------------------------
     def _run_meta_path(self, run_id):
+        _check_no_path_separator(str(run_id), RunMetadataNotAvailable)
         return os.path.join(self.path, RUN_METADATA_PATTERN % run_id)
 
     def run_metadata(self, run_id, projection=None):
