@@ -178,6 +178,12 @@ def resolve(run_doc, superrun_id, spec=None, _stack=()):
     return result
 
 
+def resolved_spec(specs):
+    """A sub_run_spec of regular runs only, {run_id: 'all' | [[start, end], ...]}, from
+    resolved SubrunSpecs (used to name data of superruns that contain superruns)."""
+    return {s.run_id: "all" if s.ranges is None else [list(r) for r in s.ranges] for s in specs}
+
+
 def _overlap(a, b):
     ra = a.ranges or ((a.start, a.end),)
     rb = b.ranges or ((b.start, b.end),)

@@ -150,6 +150,24 @@ def test_redefinition_never_serves_stale_data(st, three):
     assert len(st.get_array("_sr", "records")) == 300
 
 
+def test_redefining_an_inner_superrun_never_serves_stale_data(st, three):
+    st.set_context_config({"write_superruns": True})
+    st.define_run("_a", ["0", "1"])
+    st.define_run("_ab", ["_a", "2"])
+    st.make("_ab", "records")
+    assert st.is_stored("_ab", "records")
+    # _ab's own document is unchanged, but what it contains is not
+    st.define_run("_a", ["0"])
+    assert st.run_metadata("_ab")["sub_run_spec"] == {"_a": "all", "2": "all"}
+    assert not st.is_stored("_ab", "records")
+    got = st.get_array("_ab", "records")
+    np.testing.assert_array_equal(got, np.concatenate([st.get_array(r, "records")
+                                                       for r in ("0", "2")]))
+    # superruns of regular runs keep strax's key: a hash of their own sub_run_spec
+    assert str(st.key_for("_a", "records")).startswith(
+        "_a_" + sx.deterministic_hash(({"0": "all"}, False)))
+
+
 def test_stored_superrun_loads_without_subrun_data(st, storage, three):
     st.set_context_config({"write_superruns": True})
     st.define_run("_sr", ["0", "1", "2"])
