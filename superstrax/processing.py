@@ -120,6 +120,10 @@ class Processor:
             return continuity_check(self._chain(node, pushdown))
         if isinstance(node, MergeNode):
             streams = {d: self._stream(n, pushdown) for d, n in node.inputs.items()}
+            if pushdown is not None:
+                # A stored input starts at its first chunk touching the range, a computed one
+                # at the run's start: cut all to the range so their rows line up for joining.
+                streams = {d: self._clipped(s, pushdown) for d, s in streams.items()}
             return (next(iter(step.values()))
                     for step in sync_inputs(list(node.data_types), node.kinds.get, streams))
         if isinstance(node, ComputeNode):
@@ -138,6 +142,12 @@ class Processor:
             parts.append((ranges, hull, self._stream(part.node, hull)))
         sink = self._sink(node.save) if node.save is not None and pushdown is None else None
         return self._chain_chunks(node.run_id, parts, sink)
+
+    def _clipped(self, stream, time_range):
+        for chunk in stream:
+            chunk = _clip(chunk, time_range, self.selection)
+            if chunk is not None:
+                yield chunk
 
     @staticmethod
     def _copied(stream, sinks):

@@ -203,8 +203,30 @@ def test_loading_options_on_superruns_stored_or_not(st, three):
         assert cols.dtype.names == ("time", "area") and len(cols) == 300
         df = st.get_df("_sr", "peaks", drop_columns=["data"])
         assert len(df) == 300 and "data" not in df.columns
-        ids = st.get_array("_sr", "records", add_run_id_field=True)
-        assert [ids["run_id"][i] for i in (0, 150, 299)] == ["0", "1", "2"]
+        for target in ("records", "peaks"):
+            ids = st.get_array("_sr", target, add_run_id_field=True)
+            assert [ids["run_id"][i] for i in (0, 150, 299)] == ["0", "1", "2"]
+        start = st.estimate_run_start_and_end("_sr")[0]
+        seconds = ((window[0] - start) / 1e9, (window[1] - start) / 1e9)
+        np.testing.assert_array_equal(st.get_array("_sr", "peaks", seconds_range=seconds),
+                                      expected)
+        # two types of one kind, one chained from subruns (or stored), one computed over the
+        # superrun: both cut to the window before their rows are joined
+        both = st.get_array("_sr", ["peaks", "peak_classification"], time_range=window)
+        np.testing.assert_array_equal(both["time"], expected["time"])
+        assert "type" in both.dtype.names and "area" in both.dtype.names
+
+
+def test_several_types_with_a_time_range_line_up(st, three):
+    # peaks stored in several chunks, peak_classification computed from the run's start
+    class ChunkedPeaks(Peaks):
+        rechunk_on_save = False
+    st.register(ChunkedPeaks)
+    st.make("1", "peaks")
+    assert len(st.get_meta("1", "peaks")["chunks"]) == 10
+    s1 = three["1"][0]
+    got = st.get_array("1", ["peaks", "peak_classification"], time_range=(s1 + 2, s1 + 5))
+    assert len(got) == 30 and got["time"].min() == s1 + 2 and got["time"].max() == s1 + 4
 
 
 def test_fifty_subruns_equal_loading_one_by_one(st, storage):
