@@ -3,7 +3,7 @@ change), superrun definitions resolved to regular runs, and run listings."""
 import os
 
 from . import runs, superruns
-from .errors import SuperrunError
+from .errors import RunMetadataNotAvailable, SuperrunError
 from .lineage import is_superrun_id
 
 
@@ -80,6 +80,19 @@ class RunRegistry:
                 f"Cannot define superrun {name}: no storage can store run documents. Add a "
                 f"DataDirectory with provide_run_metadata=True and readonly=False")
         doc = superruns.superrun_document(self.doc, name, data, from_run=from_run)
+        for fe in self.ctx.storage[:self.ctx.storage.index(frontend)]:
+            # run_metadata reads the first document it finds: one in an earlier storage would
+            # hide the new definition.
+            if not getattr(fe, "provide_run_metadata", False):
+                continue
+            try:
+                fe.run_metadata(doc["name"], projection=["name"])
+            except RunMetadataNotAvailable:
+                continue
+            raise SuperrunError(
+                f"Cannot define superrun {doc['name']}: {fe!r} already holds a run document of "
+                f"that name and cannot be written, so the new definition would never be read. "
+                f"Choose another name")
         frontend.write_run_metadata(doc["name"], doc)
         self.forget(doc["name"])
         return doc["name"]

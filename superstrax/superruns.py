@@ -97,7 +97,8 @@ def _definition_from_rows(name, rows, from_run):
     if "time" not in names or not ("endtime" in names or ("length" in names and "dt" in names)):
         raise SuperrunError(f"superrun {name}: rows need 'time' and 'endtime' (or length and dt)")
     if "run_id" in names:
-        run_ids = [str(r) for r in rows["run_id"]]
+        # strax can give run ids as bytes (run_id_as_bytes=True)
+        run_ids = [r.decode() if isinstance(r, bytes) else str(r) for r in rows["run_id"]]
     elif from_run is not None:
         run_ids = [str(from_run)] * len(rows)
     else:
@@ -147,7 +148,17 @@ def resolve(run_doc, superrun_id, spec=None, _stack=()):
         run_id = str(run_id)
         ranges = _ranges_of(value, superrun_id, run_id)
         if is_superrun_id(run_id):
-            for inner in resolve(run_doc, run_id, None, _stack + (superrun_id,)):
+            try:
+                inner_specs = resolve(run_doc, run_id, None, _stack + (superrun_id,))
+            except RunMetadataNotAvailable:
+                raise SuperrunError(
+                    f"superrun {superrun_id}: subrun {run_id} is unknown (no superrun of that "
+                    f"name is defined). Define it first with st.define_run({run_id!r}, [...])"
+                ) from None
+            if ranges is not None and inner_specs:
+                _check_inside(ranges, inner_specs[0].start, inner_specs[-1].end,
+                              superrun_id, f"superrun {run_id}")
+            for inner in inner_specs:
                 result.extend(_restrict(inner, ranges))
             continue
         try:
@@ -161,11 +172,7 @@ def resolve(run_doc, superrun_id, spec=None, _stack=()):
         if ranges is None:
             result.append(SubrunSpec(run_id, None, start, end))
             continue
-        for s, e in ranges:
-            if s < start or e > end:
-                raise SuperrunError(
-                    f"superrun {superrun_id}: range ({s}, {e}) lies outside subrun {run_id}, "
-                    f"which runs from {start} to {end} ns; choose ranges inside the run")
+        _check_inside(ranges, start, end, superrun_id, f"subrun {run_id}")
         result.append(SubrunSpec(run_id, tuple(ranges), ranges[0][0], ranges[-1][1]))
     result.sort(key=lambda s: (s.start, s.end))
     for a, b in zip(result, result[1:]):
@@ -176,6 +183,14 @@ def resolve(run_doc, superrun_id, spec=None, _stack=()):
                 f"superrun {superrun_id}: subruns {a.run_id} [{a.start}, {a.end}) and "
                 f"{b.run_id} [{b.start}, {b.end}) overlap in time; a superrun's subruns must not")
     return result
+
+
+def _check_inside(ranges, start, end, superrun_id, what):
+    for s, e in ranges:
+        if s < start or e > end:
+            raise SuperrunError(
+                f"superrun {superrun_id}: range ({s}, {e}) lies outside {what}, which runs "
+                f"from {start} to {end} ns; choose ranges inside it")
 
 
 def resolved_spec(specs):
@@ -278,5 +293,9 @@ def plan_superrun_node(planner, superrun_id, data_type, top=False):
         if frontend is not None:
             dtype = ctx._dtype_of(superrun_id, data_type, parts)
             metadata = ctx._data_metadata(key, cls, dtype, superrun_id)
-            save = SaveTarget(key, frontend, metadata, True, cls.chunk_target_size_mb)
+            # Chained subrun chunks are small and many, so they are rechunked even for plugins
+            # that do not rechunk their own output (as the tutorial shows), unless the context
+            # forbids rechunking altogether.
+            rechunk = bool(ctx.context_config.get("allow_rechunk", True))
+            save = SaveTarget(key, frontend, metadata, rechunk, cls.chunk_target_size_mb)
     return ChainNode(superrun_id, data_type, parts, save)

@@ -98,6 +98,13 @@ def test_event_array_definition(st, three):
     df = pd.DataFrame({"time": events["time"], "endtime": events["endtime"], "run_id": ["1", "1"]})
     st.define_run("_events_df", df)
     np.testing.assert_array_equal(st.get_array("_events_df", "records"), r[keep])
+    # run ids as bytes (strax's run_id_as_bytes) and length * dt instead of endtime
+    rows = np.zeros(2, dtype=sx.time_dt_fields + [("run_id", "S1")])
+    rows["time"], rows["length"], rows["dt"], rows["run_id"] = [s1 + 1, s1 + 7], 1, 2, b"1"
+    st.define_run("_events_bytes", rows)
+    assert st.run_metadata("_events_bytes")["sub_run_spec"] == {
+        "1": [[s1 + 1, s1 + 3], [s1 + 7, s1 + 9]]}
+    np.testing.assert_array_equal(st.get_array("_events_bytes", "records"), r[keep])
 
 
 def test_nested_superruns(st, storage):
@@ -127,11 +134,32 @@ def test_definition_errors_write_nothing(st, storage, three):
         (("_x", ["_x"]), "cannot contain itself"),
         (("_x", ["_nope"]), "unknown|No run document"),
         (("_x-y", ["0"]), "may not contain '-'"),
+        (("_x", {}), "no subruns"),
+        (("_x", {"0": []}), "empty list of ranges"),
+        (("_x", {"0": [(s0, e0 + 2 * MS)]}), "outside subrun 0"),
+        (("_x", {"_inner": [(s0, e0 + 2 * MS)]}), "outside superrun _inner"),
+        (("_x", {"_unknown": "all"}), "_unknown is unknown"),
     ]
+    st.define_run("_inner", ["0"])
+    before = sorted(os.listdir(storage.path))
     for (name, data), message in cases:
         with pytest.raises((sx.SuperrunError, sx.RunMetadataNotAvailable), match=message):
             st.define_run(name, data)
     assert not os.path.exists(storage._run_meta_path("_x"))
+    assert sorted(os.listdir(storage.path)) == before
+
+
+def test_a_definition_hidden_by_a_readonly_document_is_refused(st, storage, tmp_path, three):
+    st.define_run("_sr", ["0", "1"])
+    shared = sx.DataDirectory(storage.path, provide_run_metadata=True, readonly=True)
+    mine = sx.DataDirectory(str(tmp_path / "mine"), provide_run_metadata=True)
+    st2 = st.new_context(storage=[shared, mine], replace=True, config=dict(st.config),
+                         register=[Records, Peaks], progress_bar=False)
+    with pytest.raises(sx.SuperrunError, match="already holds a run document"):
+        st2.define_run("_sr", ["0", "1", "2"])
+    assert not os.path.exists(mine._run_meta_path("_sr"))
+    st2.define_run("_sr_all", ["0", "1", "2"])
+    assert os.path.exists(mine._run_meta_path("_sr_all"))
 
 
 def test_overlapping_subruns_are_refused(st, storage, three):
@@ -334,6 +362,44 @@ def test_stored_superrun_is_rechunked_to_the_target_size(storage):
     assert [c.subruns for c in loaded] == [c["subruns"] for c in chunks]
     np.testing.assert_array_equal(np.concatenate([c.data["time"] for c in loaded]),
                                   st.get_array(["0", "1", "2"], "records")["time"])
+
+
+class GappedRecords(SmallChunkRecords):
+    """10 records every 2 us: a gap of 1999 ns after each chunk, where rechunking may cut."""
+
+    def compute(self, chunk_i):
+        t0 = 2000 * chunk_i + self.config["secret_time_offset"]
+        r = np.zeros(self.config["recs_per_chunk"], self.dtype_for("records"))
+        r["time"], r["length"], r["dt"] = t0, 1, 1
+        return self.chunk(start=t0, end=t0 + 2000, data=r)
+
+
+def test_rechunking_cuts_inside_subruns_and_joins_small_ones(storage):
+    st = sx.Context(storage=[storage], register=[GappedRecords], progress_bar=False,
+                    write_superruns=True)
+    make_runs(st, storage, ["0", "1"], n_chunks=8, recs_per_chunk=10)
+    make_runs(st, storage, ["2", "3"], n_chunks=1, recs_per_chunk=10, first_offset=30 * MS)
+    st.define_run("_sr", ["0", "1", "2", "3"])
+    st.make("_sr", "records")
+    chunks = st.get_meta("_sr", "records")["chunks"]
+    # 10 kB holds 38 records: subruns of 80 are cut at gaps, small pieces share a chunk
+    assert all(c["n"] <= 38 for c in chunks) and sum(c["n"] for c in chunks) == 180
+    assert chunks[0]["subruns"] == {"0": {"start": 0, "end": chunks[0]["end"]}}
+    assert sum("0" in c["subruns"] for c in chunks) >= 2
+    assert any({"2", "3"} <= set(c["subruns"]) for c in chunks)
+    loaded = list(st.get_iter("_sr", "records"))
+    assert [c.subruns for c in loaded] == [c["subruns"] for c in chunks]
+    for c in loaded:
+        for sub, b in c.subruns.items():
+            rows = c.data[(c.data["time"] >= b["start"]) & (c.data["time"] < b["end"])]
+            assert len(rows), f"chunk {c} claims subrun {sub} but holds none of its rows"
+    np.testing.assert_array_equal(np.concatenate([c.data for c in loaded]), np.concatenate(
+        [st.get_array(r, "records") for r in ("0", "1", "2", "3")]))
+    # without rechunking allowed, every subrun chunk is stored as it came
+    st.set_context_config({"allow_rechunk": False})
+    st.define_run("_sr2", ["0", "1", "2", "3"])
+    st.make("_sr2", "records")
+    assert len(st.get_meta("_sr2", "records")["chunks"]) == 18
 
 
 @sx.takes_config(sx.Option("scale", default_by_run=[(0, 1), (1, 2)], help="per-run factor"))
