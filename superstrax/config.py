@@ -150,6 +150,11 @@ def resolve_config(plugin_class, context_config, run_id, use_per_run_defaults=Fa
             value = option.get_default(run_id, run_defaults if use_per_run_defaults else None)
         option.validate(value, for_what)
         result[name] = value
+    if getattr(plugin_class, "child_plugin", False):
+        # A child option replaces its parent's: the inherited code reads the parent's name.
+        for name, option in plugin_class.takes_config.items():
+            if option.child_option:
+                result[option.parent_option_name] = result[name]
     return result
 
 

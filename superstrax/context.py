@@ -2,6 +2,7 @@
 lineage, planning, processing, superruns and the run registry together."""
 import copy
 import fnmatch
+import inspect
 import warnings
 
 import numpy as np
@@ -44,6 +45,9 @@ NO_EFFECT_OPTIONS = {"fuzzy_for", "fuzzy_for_options", "allow_incomplete", "max_
 PER_ROW_OPTIONS = ("time_range", "seconds_range", "time_within", "selection", "selection_str",
                    "keep_columns", "drop_columns")
 
+# Arguments of get_iter & co. that set up a temporary context for one call, as in strax.
+CALL_CONTEXT_ARGS = {"config", "register", "storage", "deep_copy"}
+
 # Keyword arguments of get_iter & co. that are accepted for strax compatibility.
 ACCEPTED_GET_KWARGS = {"_check_lineage_per_run_id", "multi_run_progress_bar", "allow_multiple",
                        "_chunk_number", "processor", "ignore_errors", "run_id_as_bytes"}
@@ -66,11 +70,15 @@ class Context:
         self._registry = RunRegistry(self)
         self.set_context_config(context_config)
         if config:
-            self.set_config(config)
+            # Plugins are registered after their options are set (per-run defaults need
+            # them), so unknown options are reported once everything is registered.
+            self.set_config(config, _check_known=False)
         if register_all is not None:
             self.register_all(register_all)
         if register is not None:
             self.register(register)
+        if config and self._plugin_class_registry:
+            self._warn_unknown_options(config, stacklevel=3)
 
     def __repr__(self):
         plugins = sorted(self._plugin_class_registry)
@@ -97,25 +105,30 @@ class Context:
             names.update(cls.takes_config)
         return names
 
-    def set_config(self, config=None, mode="update"):
+    def set_config(self, config=None, mode="update", _check_known=True):
         """Set plugin options: mode 'update' (default), 'setdefault' or 'replace'."""
+        if mode not in ("update", "setdefault", "replace"):
+            raise InvalidConfiguration(f"set_config mode must be update, setdefault or replace, "
+                                       f"got {mode!r}")
         config = dict(config or {})
         if mode == "replace":
             self.config = {}
-        known = self._known_options()
+        if _check_known and self._plugin_class_registry:
+            self._warn_unknown_options(config, stacklevel=3)
         for k, v in config.items():
-            if self._plugin_class_registry and k not in known and \
-                    k not in self.context_config.get("free_options", ()):
-                warnings.warn(f"Unknown config option {k!r}: no registered plugin takes it; "
-                              f"it will do nothing", UserWarning, stacklevel=2)
             if mode == "setdefault":
                 self.config.setdefault(k, v)
             else:
                 self.config[k] = v
-        if mode not in ("update", "setdefault", "replace"):
-            raise InvalidConfiguration(f"set_config mode must be update, setdefault or replace, "
-                                       f"got {mode!r}")
         self._changed()
+
+    def _warn_unknown_options(self, config, stacklevel):
+        known = self._known_options()
+        free = self.context_config.get("free_options", ())
+        for k in config:
+            if k not in known and k not in free:
+                warnings.warn(f"Unknown config option {k!r}: no registered plugin takes it; "
+                              f"it will do nothing", UserWarning, stacklevel=stacklevel)
 
     def set_context_config(self, context_config=None, mode="update"):
         """Set context options (see CONTEXT_OPTIONS), e.g. {'write_superruns': True}."""
@@ -346,13 +359,13 @@ class Context:
             "superstrax_version": __version__,
         }
 
-    def is_stored(self, run_id, target, detailed=False, **kwargs):
+    def is_stored(self, run_id, target, detailed=False, combining=False, **kwargs):
         """True if target is stored for run_id (for a superrun: stored as superrun data)."""
-        self._check_kwargs(kwargs, "is_stored")
+        ctx, _ = self._for_call(kwargs, "is_stored")
         if isinstance(target, (list, tuple)):
-            return all(self.is_stored(run_id, t) for t in target)
-        key = self.key_for(run_id, target)
-        return self._find_frontend(key) is not None
+            return all(ctx.is_stored(run_id, t, combining=combining) for t in target)
+        key = ctx.key_for(run_id, target, combining=combining)
+        return ctx._find_frontend(key) is not None
 
     def get_meta(self, run_id, target):
         """The stored metadata of target for run_id."""
@@ -440,6 +453,25 @@ class Context:
                 warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
                               UserWarning, stacklevel=3)
 
+    def _for_call(self, kwargs, where):
+        """(context, loading arguments) for one call of get_iter & co.
+
+        As in strax, a call may carry context settings (config=, register=, storage= or a
+        context option): it then runs in a temporary context made with new_context. Unknown
+        arguments are reported at the caller's line and dropped.
+        """
+        settings, rest = {}, {}
+        for k, v in kwargs.items():
+            if k in CALL_CONTEXT_ARGS or k in NO_EFFECT_OPTIONS or \
+                    (k in CONTEXT_OPTIONS and k not in GET_ITER_ARGS):
+                settings[k] = v
+            elif k in GET_ITER_ARGS or k in ACCEPTED_GET_KWARGS:
+                rest[k] = v
+            else:
+                warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
+                              UserWarning, stacklevel=3)
+        return (self.new_context(**settings) if settings else self), rest
+
     def _progress_enabled(self, progress_bar):
         if progress_bar is None:
             return bool(self.context_config.get("progress_bar", True))
@@ -465,31 +497,67 @@ class Context:
                 raise InvalidConfiguration(f"time_range {time_range} ends before it starts")
         return time_range
 
-    def estimate_run_start_and_end(self, run_id, targets=None):
-        """(start, end) in ns: from the run document, else from stored metadata."""
+    def _run_span(self, run_id, targets=None):
+        """(start, end) in ns from the run document, else from the stored metadata of the
+        targets or of what they depend on; (None, None) if neither is there."""
         try:
             doc = self._run_doc(run_id)
             return superruns.to_ns(doc["start"]), superruns.to_ns(doc["end"])
         except (RunMetadataNotAvailable, KeyError, SuperrunError):
             pass
-        for t in ([targets] if isinstance(targets, str) else list(targets or ())):
+        todo = [targets] if isinstance(targets, str) else list(targets or ())
+        seen = set()
+        while todo:
+            t = todo.pop(0)
+            if t in seen or t not in self._plugin_class_registry:
+                continue
+            seen.add(t)
             try:
                 md = self.get_meta(run_id, t)
-                return int(md["start"]), int(md["end"])
-            except Exception:       # not stored: try the next target
-                continue
+                return int(md["chunks"][0]["start"]), int(md["chunks"][-1]["end"])
+            except Exception:       # not stored (or empty): try what it is made from
+                todo.extend(self._plugin_class_registry[t].depends_on_tuple())
         return None, None
+
+    def estimate_run_start_and_end(self, run_id, targets=None):
+        """(start, end) of a run in ns since the epoch, floored to whole seconds as strax does,
+        so that seconds_range selects the same rows in both.
+
+        From the run document, else from stored data of the targets (or of the data they are
+        made from); without either, a warning and (0, inf).
+        """
+        start, end = self._run_span(str(run_id), targets)
+        if start is None:
+            warnings.warn(f"Cannot tell when run {run_id} starts: it has no run document and "
+                          f"none of {targets or 'its data'} is stored. Assuming it runs from 0 "
+                          f"to infinity (seconds_range then counts from the epoch)",
+                          UserWarning, stacklevel=2)
+            return 0, float("inf")
+        second = 1_000_000_000
+        return start // second * second, end // second * second
 
     def get_iter(self, run_id, targets, save=(), max_workers=None, time_range=None,
                  seconds_range=None, time_within=None, time_selection="fully_contained",
                  selection=None, selection_str=None, keep_columns=None, drop_columns=None,
                  progress_bar=None, combining=False, add_run_id_field=False, _plan=None,
                  _arena=None, **kwargs):
-        """Chunks of targets for run_id, in time order, made where not stored."""
-        self._check_kwargs(kwargs, "get_iter")
+        """Chunks of targets for run_id, in time order, made where not stored.
+
+        Other keyword arguments (config=, register=, storage=, context options) apply to this
+        call only, through a temporary context.
+        """
+        args = {k: v for k, v in locals().items() if k not in ("self", "kwargs")}
+        ctx, _ = self._for_call(kwargs, "get_iter")
+        return ctx._iter_chunks(**args)
+
+    def _iter_chunks(self, run_id, targets, save=(), max_workers=None, time_range=None,
+                     seconds_range=None, time_within=None, time_selection="fully_contained",
+                     selection=None, selection_str=None, keep_columns=None, drop_columns=None,
+                     progress_bar=None, combining=False, add_run_id_field=False, _plan=None,
+                     _arena=None):
         if isinstance(run_id, (list, tuple, np.ndarray)):
             for r in run_id:
-                yield from self.get_iter(r, targets, save=save, time_range=time_range,
+                yield from self._iter_chunks(r, targets, save=save, time_range=time_range,
                                          seconds_range=seconds_range, time_within=time_within,
                                          time_selection=time_selection, selection=selection,
                                          selection_str=selection_str, keep_columns=keep_columns,
@@ -519,18 +587,24 @@ class Context:
                 md = node.frontend.get_metadata(node.key)
                 return md.get("start"), md.get("end")
         try:
-            return self.estimate_run_start_and_end(run_id)
+            return self._run_span(run_id)
         except Exception:    # progress is a nicety: never fail a load for it
             return None, None
 
     def get_array(self, run_id, targets, save=(), max_workers=None, **kwargs):
-        """One numpy array of targets for a run or a list of runs (then with a run_id field)."""
+        """One numpy array of targets for a run or a list of runs (then with a run_id field).
+
+        Takes get_iter's arguments."""
+        ctx, kwargs = self._for_call(kwargs, "get_array")
+        return ctx._array(run_id, targets, save=save, **kwargs)
+
+    def _array(self, run_id, targets, save=(), **kwargs):
         if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
             run_ids = [str(r) for r in run_id]
             width = max(len(r) for r in run_ids) if run_ids else 1
             arrays = []
             for r in run_ids:
-                a = self.get_array(r, targets, save=save, **kwargs)
+                a = self._array(r, targets, save=save, **kwargs)
                 if "run_id" not in (a.dtype.names or ()):
                     a = output.add_run_id_field(a, r, width)
                 arrays.append(a)
@@ -547,8 +621,8 @@ class Context:
             except Exception:      # get_iter raises the same error, with all of its context
                 plan = None
             arena = processing.arena_for(plan) if plan is not None else None
-        chunks = [c.data for c in self.get_iter(run_id, targets, save=save, _plan=plan,
-                                                _arena=arena, **kwargs)]
+        chunks = [c.data for c in self._iter_chunks(run_id, targets, save=save, _plan=plan,
+                                                    _arena=arena, **_loading_args(kwargs))]
         if arena is not None and arena.full:
             return arena.array
         if not chunks:
@@ -569,26 +643,47 @@ class Context:
             superruns_first_regular(self, str(run_id)), t).dtype_for(t) for t in targets])
 
     def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
-        """A pandas DataFrame of the scalar fields of targets."""
-        return output.to_dataframe(self.get_array(run_id, targets, save=save, **kwargs))
+        """A pandas DataFrame of targets; fields holding arrays become columns of arrays.
+
+        Takes get_iter's arguments."""
+        ctx, kwargs = self._for_call(kwargs, "get_df")
+        return output.to_dataframe(ctx._array(run_id, targets, save=save, **kwargs))
 
     def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None, **kwargs):
-        """Make (and store) targets for a run or runs without keeping the data in memory."""
+        """Make (and store) targets for a run or runs without keeping the data in memory.
+
+        Takes get_iter's arguments."""
+        ctx, kwargs = self._for_call(kwargs, "make")
+        ctx._make(run_id, targets, save=save, progress_bar=progress_bar, **kwargs)
+
+    def _make(self, run_id, targets, save=(), progress_bar=None, **kwargs):
         if isinstance(run_id, (list, tuple, np.ndarray)):
             for r in run_id:
-                self.make(r, targets, save=save, progress_bar=progress_bar, **kwargs)
+                self._make(r, targets, save=save, progress_bar=progress_bar, **kwargs)
             return
         targets_t = (targets,) if isinstance(targets, str) else tuple(targets)
-        if all(self._stored_quietly(run_id, t) for t in targets_t):
+        combining = kwargs.get("combining", False)
+        if all(self._stored_quietly(run_id, t, combining) for t in targets_t):
             return
-        for _ in self.get_iter(run_id, targets, save=save, progress_bar=progress_bar, **kwargs):
+        for _ in self._iter_chunks(run_id, targets, save=save, progress_bar=progress_bar,
+                                   **_loading_args(kwargs)):
             pass
 
-    def _stored_quietly(self, run_id, target):
+    def _stored_quietly(self, run_id, target, combining=False):
         try:
-            return self.is_stored(run_id, target)
+            return self.is_stored(run_id, target, combining=combining)
         except Exception:    # the error will surface, clearly, when making it
             return False
+
+
+# The arguments get_iter names; everything else a call passes is a context setting or unknown.
+GET_ITER_ARGS = frozenset(inspect.signature(Context.get_iter).parameters) - {
+    "self", "run_id", "targets", "kwargs"}
+
+
+def _loading_args(kwargs):
+    """The arguments _iter_chunks takes (strax-only ones accepted by get_iter are dropped)."""
+    return {k: v for k, v in kwargs.items() if k in GET_ITER_ARGS}
 
 
 def superruns_first_regular(ctx, run_id):

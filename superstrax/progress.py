@@ -12,6 +12,7 @@ Which bar is used is decided when a bar is made, not at import:
 Bars appear only for operations lasting longer than DELAY seconds, so quick loads print
 nothing; `enabled=False` prints nothing at all.
 """
+import math
 import sys
 import warnings
 
@@ -129,7 +130,8 @@ def with_progress(chunks, start=None, end=None, desc="", enabled=True):
     if not enabled:
         yield from chunks
         return
-    timed = start is not None and end is not None and end > start
+    timed = (start is not None and end is not None and end > start
+             and math.isfinite(start) and math.isfinite(end))
     # The total is in integer ns so the bar reaches exactly 100% (float seconds could stop just
     # short, which a notebook widget shows as a failed, red bar). Units are not displayed.
     bar = make_bar(total=int(end - start) if timed else None, desc=desc,

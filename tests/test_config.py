@@ -171,6 +171,16 @@ def test_unknown_config_key_warns(st):
         st.set_context_config({"not_a_context_option": 1})
 
 
+def test_unknown_config_key_given_to_the_constructor_warns(storage):
+    with pytest.warns(UserWarning, match="bonus_aera") as caught:
+        sx.Context(storage=[storage], register=[Records, Peaks],
+                   config={"bonus_area": 42, "bonus_aera": 1})
+    assert [w.filename for w in caught] == [__file__]     # points at the user's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sx.Context(storage=[storage], register=[Records, Peaks], config={"bonus_area": 42})
+
+
 def test_type_mismatch_warns_but_works(st):
     st.set_config({"dummy_tracked_option": "43", "n_chunks": 1})
     with pytest.warns(UserWarning, match="dummy_tracked_option"):
@@ -255,7 +265,41 @@ def test_set_config_modes(st):
     st.set_config({"base_area": 3}, mode="replace")
     assert st.config == {"base_area": 3}
     with pytest.raises(sx.InvalidConfiguration):
-        st.set_config({}, mode="bogus")
+        st.set_config({"base_area": 4}, mode="bogus")
+    assert st.config == {"base_area": 3}
+
+
+@sx.takes_config(sx.Option("threshold", default=5), sx.Option("width", default=1))
+class ParentFinder(sx.Plugin):
+    __version__ = "0.0.5"
+    provides = "found"
+    depends_on = "records"
+    dtype = sx.time_fields + [(("Threshold used", "threshold"), np.int64)]
+
+    def compute(self, records):
+        out = np.zeros(len(records), self.dtype_for(self.provides[0]))
+        out["time"], out["endtime"] = records["time"], sx.endtime(records)
+        out["threshold"] = self.config["threshold"]
+        return out
+
+
+@sx.takes_config(sx.Option("threshold_child", default=9, child_option=True,
+                           parent_option_name="threshold"))
+class ChildFinder(ParentFinder):
+    __version__ = "0.0.1"
+    provides = "found_by_child"
+    child_plugin = True
+
+
+def test_child_option_replaces_its_parent_option(storage):
+    st = sx.Context(storage=[storage], register=[Records, ChildFinder], progress_bar=False)
+    # the lineage names the child option and the parent class, not the parent option
+    assert st.key_for("0", "found_by_child").lineage["found_by_child"] == (
+        "ChildFinder", "0.0.1", {"width": 1, "threshold_child": 9, "ParentFinder": "0.0.5"})
+    # the parent's code reads the child's value under the parent's name
+    assert set(st.get_array("0", "found_by_child")["threshold"]) == {9}
+    st.set_config({"threshold_child": 3})
+    assert set(st.get_array("0", "found_by_child")["threshold"]) == {3}
 
 
 def test_missing_option_without_default(storage):

@@ -261,8 +261,26 @@ def test_unknown_config_and_kwargs_warn(storage):
     st = _ctx(storage)
     with pytest.warns(UserWarning, match="no_such_option"):
         st.set_config({"no_such_option": 1})
-    with pytest.warns(UserWarning, match="no_such_kwarg"):
+    with pytest.warns(UserWarning, match="no_such_kwarg") as caught:
         st.get_array("0", "records", no_such_kwarg=True)
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert "get_array()" in str(caught[0].message)
+    with pytest.warns(UserWarning, match=r"get_df\(\) got unknown argument 'nope'"):
+        st.get_df(["0", "1"], "records", nope=1)
+
+
+def test_context_settings_given_to_one_call(storage):
+    st = _ctx(storage)
+    assert set(st.get_array("0", "peaks", config={"base_area": 100})["area"]) == {142}
+    assert st.is_stored("0", "peaks", config={"base_area": 100})
+    assert not st.is_stored("0", "peaks")                  # the context itself is unchanged
+    assert set(st.get_array("0", "peaks")["area"]) == {42}
+    st.make("1", "peaks", config={"base_area": 1})
+    assert st.is_stored("1", "peaks", config={"base_area": 1})
+    with pytest.raises(sx.DataNotAvailable, match="forbids"):
+        st.get_array("2", "peaks", forbid_creation_of=("peaks",))
+    chunks = list(st.get_iter("0", "peaks", config={"base_area": 7}))
+    assert set(np.concatenate([c.data["area"] for c in chunks])) == {49}
 
 
 def test_time_range_selection_and_columns(storage):
@@ -278,6 +296,28 @@ def test_time_range_selection_and_columns(storage):
     assert "area" in dropped.columns and "data" not in dropped.columns
     secs = st.get_array("0", "records", seconds_range=(0, 5e-9))   # no run doc: data start
     assert len(secs) == 50
+
+
+def test_seconds_range_counts_from_the_whole_second_the_run_starts_in(storage):
+    st = _ctx(storage)
+    half = 1_500_000_000                              # the run starts at 1.5 s
+    st.set_config({"secret_time_offset": half})
+    records = st.get_array("7", "records")
+    sx.testutils.write_run_document(storage, "7", half, half + 10)
+    assert st.estimate_run_start_and_end("7")[0] == 1_000_000_000
+    # as in strax: seconds count from 1 s, so the data lies in [0.5, 0.6) s of the run
+    assert len(st.get_array("7", "records", seconds_range=(0, 0.5))) == 0
+    np.testing.assert_array_equal(st.get_array("7", "records", seconds_range=(0.5, 0.6)),
+                                  records)
+    # without a run document: the first stored chunk of the data the target is made from
+    st.set_config({"secret_time_offset": half + 10})
+    st.make("8", "records")
+    assert st.estimate_run_start_and_end("8", "peaks") == (1_000_000_000, 1_000_000_000)
+    assert len(st.get_array("8", "peaks", seconds_range=(0.5, 0.6))) == 100
+    # nothing to go by: a warning, and seconds from the epoch
+    st.set_config({"secret_time_offset": 0})
+    with pytest.warns(UserWarning, match="Cannot tell when run 9 starts"):
+        assert len(st.get_array("9", "peaks", seconds_range=(0, 1e-8))) == 100
 
 
 def test_several_runs_get_a_run_id_field(storage):
