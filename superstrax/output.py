@@ -62,10 +62,21 @@ def add_run_id_field(data, run_id, width):
     return out
 
 
-def to_dataframe(data):
-    """A DataFrame of the scalar fields; multi-dimensional fields are left out, as in strax."""
-    scalar = [n for n in data.dtype.names if data.dtype[n].shape == ()]
-    return pd.DataFrame({n: data[n] for n in scalar})
+def to_dataframe(data, stacklevel=3):
+    """A DataFrame of every field; a field holding an array per row becomes a column of
+    arrays (as strax 2.x does), with a warning since pandas handles such columns poorly."""
+    columns, arrays = {}, []
+    for n in data.dtype.names:
+        if data.dtype[n].shape == ():
+            columns[n] = data[n]
+        else:
+            columns[n] = list(data[n])
+            arrays.append(n)
+    if arrays:
+        warnings.warn(f"Columns {arrays} hold an array in every row; pandas operations such as "
+                      f"groupby may not work on them as expected. Pass drop_columns={arrays} "
+                      f"to leave them out, or use get_array", UserWarning, stacklevel=stacklevel)
+    return pd.DataFrame(columns)
 
 
 def shape_chunks(chunks, run_id, targets, selection=None, keep_columns=None, drop_columns=None,
