@@ -40,6 +40,10 @@ class SaveSink:
         if exception is None and self.rechunker is not None:
             for c in self.rechunker.flush():
                 self._write(c)
+        if exception is None and self.saver is None:
+            # A stream without chunks is still a result: store it, so that it is found and
+            # loaded (as no rows) instead of being made again on every request.
+            self.saver = self.target.frontend.saver(self.target.key, dict(self.target.metadata))
         if self.saver is not None:
             self.saver.close(exception=exception)
 

@@ -663,6 +663,28 @@ def test_row_count_mismatch_raises_naming_file(st, storage, n):
         st.get_array("0", "records")
 
 
+def test_unknown_compressor_in_metadata_raises_naming_the_file(st, storage):
+    st.make("0", "records")
+    folder = os.path.join(storage.path, RECORDS_KEY)
+    md = json.loads(read_md_text(folder, RECORDS_PREFIX))
+    md["compressor"] = "snappy"
+    with open(os.path.join(folder, f"{RECORDS_PREFIX}-metadata.json"), "w") as f:
+        f.write(json.dumps(md, sort_keys=True, indent=4))
+    with pytest.raises(sx.DataCorrupted, match=f"{RECORDS_PREFIX}-000000.*'snappy'"):
+        st.get_array("0", "records")
+
+
+def test_a_run_without_data_is_stored_empty_and_not_made_again(storage):
+    st = sx.Context(storage=[storage], register=[Records], progress_bar=False,
+                    config={"n_chunks": 0})
+    assert len(st.get_array("0", "records")) == 0
+    assert st.is_stored("0", "records")
+    md = st.get_meta("0", "records")
+    assert md["chunks"] == [] and "writing_ended" in md and "exception" not in md
+    st.set_config({"crash": False, "n_chunks": 3})    # untracked: would make data if asked
+    assert len(st.get_array("0", "records")) == 0     # loaded, not made again
+
+
 def test_unreadable_metadata_raises_naming_it(st, storage):
     st.make("0", "records")
     path = os.path.join(storage.path, RECORDS_KEY, f"{RECORDS_PREFIX}-metadata.json")

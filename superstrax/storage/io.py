@@ -226,7 +226,10 @@ def load_file(path, dtype, compressor, n=None, out=None):
     Any way the file fails to match (missing, undecodable, truncated, wrong size or row
     count) raises DataCorrupted naming the file.
     """
-    _check_compressor(compressor)
+    if compressor not in COMPRESSORS:
+        raise DataCorrupted(f"Data file {path}: its metadata names compressor {compressor!r}, "
+                            f"which is not one of {', '.join(COMPRESSORS)}. "
+                            f"{_remake_hint(path)}")
     dtype = np.dtype(dtype)
     if out is not None and n is not None and out.size != n:
         raise ValueError(f"out has {out.size} rows but n={n} rows were requested")
