@@ -312,11 +312,8 @@ class Context:
         run_id = str(run_id)
         lineage = self.lineage(run_id, data_type)
         if is_superrun_id(run_id):
-            spec = self._superrun_doc(run_id)["sub_run_spec"]
-            if any(is_superrun_id(r) for r in spec):
-                # The spec names inner superruns, which can be redefined without this document
-                # changing: hash what they resolve to, so stored data never outlives them.
-                spec = superruns.resolved_spec(self._subrun_specs(run_id))
+            spec = superruns.key_spec(self._superrun_doc(run_id)["sub_run_spec"],
+                                      lambda: self._subrun_specs(run_id))
             return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining)
         if combining:
             raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")

@@ -29,6 +29,15 @@ def from_ns(ns):
     return _EPOCH + datetime.timedelta(microseconds=int(ns) // 1000)
 
 
+_MS = 1_000_000
+
+
+def bounds_as_dates(start_ns, end_ns):
+    """Run-document dates covering [start_ns, end_ns): documents keep milliseconds, so the
+    start is rounded down and the end up, and the data always lies inside them."""
+    return from_ns(start_ns // _MS * _MS), from_ns(-(-end_ns // _MS) * _MS)
+
+
 @dataclass(frozen=True)
 class SubrunSpec:
     """One regular run inside a superrun: the whole run (ranges None) or sorted time ranges."""
@@ -45,6 +54,19 @@ class SubrunSpec:
 
 
 # --- normalising what users pass to define_run ------------------------------------------------
+def _ns(value):
+    """A time in integer ns; a float that is not a whole number (or a bool) is refused rather
+    than silently cut, since 64-bit ns times do not survive a trip through floats."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("a time cannot be a bool")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() \
+            and abs(value) < 2 ** 53:
+        return int(value)
+    raise ValueError(f"{value!r} is not a whole number of ns")
+
+
 def _ranges_of(value, superrun, run_id):
     if isinstance(value, str):
         if value != "all":
@@ -52,7 +74,7 @@ def _ranges_of(value, superrun, run_id):
                                 f"'all' or a list of (start, end) time ranges in ns")
         return None
     try:
-        ranges = [(int(s), int(e)) for s, e in value]
+        ranges = [(_ns(s), _ns(e)) for s, e in value]
     except (TypeError, ValueError):
         raise SuperrunError(f"superrun {superrun}: subrun {run_id} has spec {value!r}; use 'all' "
                             f"or a list of (start, end) pairs of integers (ns)") from None
@@ -193,6 +215,16 @@ def _check_inside(ranges, start, end, superrun_id, what):
                 f"from {start} to {end} ns; choose ranges inside it")
 
 
+def key_spec(sub_run_spec, resolve_specs):
+    """What the key of superrun data hashes: its sub_run_spec, as strax does; for a superrun
+    that contains superruns, the regular runs and ranges they resolve to, since an inner
+    superrun can be redefined without this document changing. resolve_specs() gives the
+    resolved SubrunSpecs."""
+    if any(is_superrun_id(r) for r in sub_run_spec):
+        return resolved_spec(resolve_specs())
+    return sub_run_spec
+
+
 def resolved_spec(specs):
     """A sub_run_spec of regular runs only, {run_id: 'all' | [[start, end], ...]}, from
     resolved SubrunSpecs (used to name data of superruns that contain superruns)."""
@@ -234,6 +266,9 @@ def superrun_document(run_doc, name, data, from_run=None):
     if "-" in name:
         raise SuperrunError(f"superrun name {name!r} may not contain '-' (it separates the run, "
                             f"data type and hash in folder names)")
+    if not all(c.isalnum() or c in "_." for c in name):
+        raise SuperrunError(f"superrun name {name!r} may only hold letters, digits, '_' and "
+                            f"'.', since it names files and folders")
     spec = normalise_definition(name, data, from_run)
     if not spec:
         raise SuperrunError(f"superrun {name} has no subruns; pass at least one run id")
@@ -256,8 +291,8 @@ def superrun_document(run_doc, name, data, from_run=None):
         "name": name,
         "sub_run_spec": {r: (spec[r] if spec[r] == "all" else [list(x) for x in spec[r]])
                          for r in ordered},
-        "start": from_ns(min(s.start for s in resolved)),
-        "end": from_ns(max(s.end for s in resolved)),
+        **dict(zip(("start", "end"), bounds_as_dates(min(s.start for s in resolved),
+                                                     max(s.end for s in resolved)))),
         "livetime": float(sum(s.livetime for s in resolved)),
     }
     docs = [run_doc(s.run_id) for s in resolved]

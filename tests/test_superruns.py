@@ -76,6 +76,10 @@ def test_time_range_definition_equals_subruns_cut(st, three):
     st.define_run("_ranges", spec)
     doc = st.run_metadata("_ranges")
     assert doc["livetime"] == 3.0 + 3 + 2
+    # documents hold milliseconds: rounded outwards, so the selected data lies inside them
+    to_ns = sx.superruns.to_ns
+    assert to_ns(doc["start"]) <= s0 + 2 and to_ns(doc["end"]) >= s1 + 8
+    assert to_ns(doc["end"]) - to_ns(doc["start"]) < s1 - s0 + 2 * MS
     got = st.get_array("_ranges", "peaks")
     parts = []
     for run, ranges in spec.items():
@@ -144,6 +148,9 @@ def test_definition_errors_write_nothing(st, storage, three):
         (("_x", {"0": [(s0, e0 + 2 * MS)]}), "outside subrun 0"),
         (("_x", {"_inner": [(s0, e0 + 2 * MS)]}), "outside superrun _inner"),
         (("_x", {"_unknown": "all"}), "_unknown is unknown"),
+        (("_x y", ["0"]), "may only hold letters"),
+        (("_x", {"0": [(s0, s0 + 5.5)]}), "pairs of integers"),
+        (("_x", {"0": [(True, s0 + 5)]}), "pairs of integers"),
     ]
     st.define_run("_inner", ["0"])
     before = sorted(os.listdir(storage.path))
