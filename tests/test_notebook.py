@@ -89,14 +89,12 @@ def test_tutorial_notebook_runs_green_with_clean_outputs(nbformat, isolated_jupy
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.prefix)"))
     nbformat.write(nb, str(tmp_path / "superruns.ipynb"))
 
-    t0 = time.monotonic()
     client = nbclient.NotebookClient(nb, timeout=60, startup_timeout=60, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as e:
         pytest.fail("a tutorial cell failed:\n" + ANSI.sub("", str(e)), pytrace=False)
-    took = time.monotonic() - t0
 
     prefix_cell = nb.cells.pop()
     assert prefix_cell.outputs[0]["text"].strip() == sys.prefix, \
@@ -105,7 +103,6 @@ def test_tutorial_notebook_runs_green_with_clean_outputs(nbformat, isolated_jupy
     bar = _progress_outputs(nb)
     assert any("Loading _superrun_test records" in t for t in bar), \
         f"the progress cell should show a bar, got {bar}"
-    assert took < 45, f"the notebook took {took:.0f} s to run"
     assert not (tmp_path / "strax_data").exists(), "the notebook should work in its own folder"
 
 
