@@ -45,7 +45,9 @@ class SaveSink:
             # loaded (as no rows) instead of being made again on every request.
             self.saver = self.target.frontend.saver(self.target.key, dict(self.target.metadata))
         if self.saver is not None:
-            self.saver.close(exception=exception)
+            # A stream closed by its reader (a break out of get_iter) was stopped on purpose:
+            # the partial copy is of no use for inspection, so it is not left behind.
+            self.saver.close(exception=exception, discard=isinstance(exception, GeneratorExit))
 
 
 class _Broadcaster:

@@ -489,6 +489,17 @@ def test_crash_after_some_chunks(storage):
         st.get_array("0", "records")
 
 
+def test_stopping_to_read_leaves_nothing_behind(st, storage):
+    st.make("1", "records")
+    for chunk in st.get_iter("0", "records"):
+        break                                   # the reader stops after the first chunk
+    del chunk
+    assert listing(storage.path) == [str(st.key_for("1", "records"))]
+    assert not st.is_stored("0", "records")
+    assert len(st.get_array("0", "records")) == 100
+    assert st.is_stored("0", "records")
+
+
 def test_failed_rewrite_keeps_stored_data(st, storage):
     st.make("0", "records")
     before = st.get_array("0", "records").copy()

@@ -165,10 +165,15 @@ class Saver:
         self.md["chunks"].append(info)
         self._write_metadata()
 
-    def close(self, exception=None):
+    def close(self, exception=None, discard=False):
+        """Finish the write; with an exception it is kept as a failed write, and with
+        discard=True (the caller stopped reading on purpose) what was written is removed."""
         if self.closed:
             return
         self.closed = True
+        if discard:
+            self._discard()
+            return
         chunks = self.md["chunks"]
         if chunks:
             self.md["start"], self.md["end"] = chunks[0]["start"], chunks[-1]["end"]
@@ -186,6 +191,9 @@ class Saver:
         raise NotImplementedError
 
     def _finish(self, failed):
+        raise NotImplementedError
+
+    def _discard(self):
         raise NotImplementedError
 
 

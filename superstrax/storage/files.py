@@ -134,6 +134,9 @@ class FileSaver(Saver):
                 f"JSON ({e}); option values must be numbers, strings, lists, dicts or None") from e
         _write_atomically(self.md_path, text)
 
+    def _discard(self):
+        shutil.rmtree(self.temp, ignore_errors=True)
+
     def _finish(self, failed):
         if failed:
             # Keep what was written for inspection, under the temp name nothing loads from;
