@@ -155,20 +155,34 @@ class Cuts(sx.CutPlugin):
         return peaks["time"] < 5
 
 
+class CutLargeArea(sx.CutPlugin):
+    depends_on = "peaks"
+
+    def cut_by(self, peaks):
+        return peaks["area"] > 10
+
+
 class PeakInfo(sx.MergeOnlyPlugin):
     provides = "peak_info"
-    depends_on = ("peaks", "peak_classification", "cut_early")
+    depends_on = ("peaks", "peak_classification", "cuts")
 
 
 def test_cut_and_merge_only_plugins(storage):
-    st = _ctx(storage, Cuts, PeakInfo)
-    cut = st.get_array("0", "cut_early")
-    assert cut.dtype.names == ("time", "endtime", "cut_early")
-    assert cut["cut_early"].sum() == 50
+    st = _ctx(storage, Cuts, CutLargeArea, PeakInfo)
     info = st.get_array("0", "peak_info")
     assert {"area", "type", "cut_early"} <= set(info.dtype.names)
     assert len(info) == 100 and info["cut_early"].sum() == 50
     assert not st.is_stored("0", "peak_info")     # merge-only data is never saved
+    assert not st.is_stored("0", "cuts")          # a cut is saved only as a target
+    # as strax names them: data type and field from the class unless given
+    cut = st.get_array("0", "cuts")
+    assert st.is_stored("0", "cuts")
+    assert cut.dtype.names == ("time", "endtime", "cut_early")
+    assert cut.dtype.fields["cut_early"][2] == "Peak before 5 ns"
+    assert cut["cut_early"].sum() == 50
+    large = st.get_array("0", "cut_large_area")
+    assert large.dtype.fields["cut_large_area"][2] == "cut large area"
+    assert large["cut_large_area"].all()
 
 
 def test_wrong_dtype_from_a_plugin_is_a_clear_error(storage):

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..chunk import Chunk
 from ..errors import PluginError
-from .base import Plugin, SaveWhen
+from .base import Plugin, SaveWhen, camel_to_snake
 from .sync import split_all
 
 
@@ -146,21 +146,25 @@ class MergeOnlyPlugin(Plugin):
 
 
 class CutPlugin(Plugin):
-    """Computes one boolean cut per row of its input: implement cut_by(**inputs)."""
+    """Computes one boolean cut per row of its input: implement cut_by(**inputs).
+
+    As in strax (so stored dtypes match): saved when it is a target; the field is named
+    cut_name (default: the data type), described by cut_description (default: "Cut by
+    <name>", or the name with spaces for '_' when it already holds "cut_").
+    """
 
     cut_name = None
-    cut_description = "No cut description was given"
-
-    @classmethod
-    def provides_tuple(cls):
-        if cls.provides is None and cls.cut_name:
-            return (cls.cut_name,)
-        return super().provides_tuple()
+    cut_description = None
+    save_when = SaveWhen.TARGET
 
     def infer_dtype(self):
         from ..dtypes import time_fields
-        name = self.cut_name or self.provides[0]
-        return list(time_fields) + [((self.cut_description, name), np.bool_)]
+        name = self._field_name()
+        description = self.cut_description
+        if description is None:
+            base = camel_to_snake(type(self).__name__)
+            description = " ".join(base.split("_")) if "cut_" in base else f"Cut by {base}"
+        return list(time_fields) + [((description, name), np.bool_)]
 
     def cut_by(self, **kwargs):
         raise NotImplementedError
@@ -175,5 +179,8 @@ class CutPlugin(Plugin):
         out = np.zeros(len(data), dtype=self.dtype_for(self.provides[0]))
         out["time"] = data["time"]
         out["endtime"] = endtime(data)
-        out[self.cut_name or self.provides[0]] = cut
+        out[self._field_name()] = cut
         return out
+
+    def _field_name(self):
+        return self.cut_name or camel_to_snake(type(self).__name__)
