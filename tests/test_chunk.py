@@ -184,6 +184,51 @@ def test_merge_joins_fields_in_order():
     assert m.data_type == "peaks" and Chunk.merge([a, b], data_type="both").data_type == "both"
 
 
+def _field_groups(c, names):
+    """Chunks of c's data types 'part<i>', each holding time/endtime and some other fields."""
+    parts = []
+    for i, group in enumerate(names):
+        fields = ["time", "endtime"] + list(group)
+        dtype = np.dtype([c.dtype.descr[c.dtype.names.index(f)] for f in fields])
+        data = np.zeros(len(c), dtype)
+        for f in fields:
+            data[f] = c.data[f]
+        parts.append(c._replace(data_type=f"part{i}", dtype=dtype, data=data))
+    return parts
+
+
+WIDE = np.dtype([(("Start time", "time"), "<i8"), (("End time", "endtime"), "<i8"),
+                 ("a", "<f4"), ("b", "<i2"), ("c", "<f8", (3,)), ("d", "<u1")])
+
+
+@SETTINGS
+@given(random_chunk(dtype=INTERVAL), st.permutations(["a", "b", "c", "d"]),
+       st.integers(1, 3), st.data())
+def test_merge_of_field_groups_rebuilds_the_rows(c, order, n_cuts, data):
+    wide = np.zeros(len(c), WIDE)
+    wide["time"], wide["endtime"] = c.data["time"], c.data["endtime"]
+    rng = np.random.default_rng(len(c))
+    for f in "abcd":
+        wide[f] = rng.integers(0, 100, size=wide[f].shape)
+    c = c._replace(dtype=WIDE, data=wide)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, 3), min_size=n_cuts, max_size=n_cuts))))
+    groups = [order[i:j] for i, j in zip([0] + cuts, cuts + [4]) if order[i:j]]
+    merged = Chunk.merge(_field_groups(c, groups), data_type="all")
+    assert set(merged.dtype.names) == set(WIDE.names)
+    for f in WIDE.names:
+        np.testing.assert_array_equal(merged.data[f], c.data[f])
+        assert merged.dtype.fields[f][2:] == WIDE.fields[f][2:]       # titles kept
+    assert (merged.start, merged.end, merged.data_type) == (c.start, c.end, "all")
+    # merging and splitting commute: split each part at t, merge the halves
+    t = data.draw(st.integers(c.start, c.end))
+    halves = [p.split(t, allow_early_split=True) for p in _field_groups(c, groups)]
+    if len({h[0].end for h in halves}) == 1:
+        left = Chunk.merge([h[0] for h in halves])
+        whole_left, _ = merged.split(left.end)
+        for f in WIDE.names:
+            np.testing.assert_array_equal(left.data[f], whole_left.data[f])
+
+
 def test_merge_errors_name_types():
     a = chunk(rows([1, 5], [3, 9]), 0, 10)
     b = _other_type(a, "peak_basics", [("width", "<f8")])
