@@ -340,6 +340,15 @@ def test_frontends_without_superruns_neither_find_nor_store(st, storage, tmp_pat
     st2.make("_sr", "records")
     assert not any(n.startswith("_sr") for n in os.listdir(other.path))
     assert any(n.startswith("_sr_") for n in os.listdir(storage.path))
+    # superrun data placed in it is not found there either
+    key = str(st2.key_for("_sr", "records"))
+    shutil.move(os.path.join(storage.path, key), os.path.join(other.path, key))
+    assert not st2.is_stored("_sr", "records")
+    assert not other.is_stored(st2.key_for("_sr", "records"))
+    plain = st.new_context(storage=[sx.DataDirectory(other.path), storage], replace=True,
+                           config=dict(st.config), register=[Records, Peaks],
+                           progress_bar=False)
+    assert plain.is_stored("_sr", "records")      # the data is fine: only the flag hides it
 
 
 def test_readonly_subrun_data_is_not_copied(st, storage, tmp_path, three):
