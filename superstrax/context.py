@@ -2,23 +2,20 @@
 lineage, planning, processing, superruns and the run registry together."""
 import copy
 import fnmatch
-import inspect
 import warnings
 
 import numpy as np
 import pandas as pd
 
 from . import config as cfg
-from . import output, runs, superruns
-from .errors import (DataNotAvailable, InvalidConfiguration, PluginError,
-                     RunMetadataNotAvailable, SuperrunError)
+from . import loading, output, runs, superruns
+from .errors import DataNotAvailable, InvalidConfiguration, PluginError, SuperrunError
 from .lineage import LineageResolver, is_superrun_id
-from .planning import LoadNode, OutputNode, Planner, walk
+from .loading import ACCEPTED_GET_KWARGS
+from .planning import LoadNode, OutputNode, Planner
 from .plugins.base import Plugin
-from . import processing
-from .processing import Processor
 from .run_registry import RunRegistry
-from .progress import make_bar, with_progress
+from .progress import make_bar
 
 STRAX_FORMAT_VERSION = "2.2.3"
 
@@ -39,19 +36,6 @@ CONTEXT_OPTIONS = {
 NO_EFFECT_OPTIONS = {"fuzzy_for", "fuzzy_for_options", "allow_incomplete", "max_messages",
                      "timeout", "allow_multiprocess", "allow_shm", "allow_lazy", "saver_timeout",
                      "use_parallel_plugins", "deep_copy"}
-
-# Loading options that select rows or columns: with any of them the result's size is unknown
-# before loading, so get_array cannot decode into a preallocated array.
-PER_ROW_OPTIONS = ("time_range", "seconds_range", "time_within", "selection", "selection_str",
-                   "keep_columns", "drop_columns")
-
-# Arguments of get_iter & co. that set up a temporary context for one call, as in strax.
-CALL_CONTEXT_ARGS = {"config", "register", "storage", "deep_copy"}
-
-# Keyword arguments of get_iter & co. that are accepted for strax compatibility.
-ACCEPTED_GET_KWARGS = {"_check_lineage_per_run_id", "multi_run_progress_bar", "allow_multiple",
-                       "_chunk_number", "processor", "ignore_errors", "run_id_as_bytes"}
-
 
 class Context:
     """Plugins, configuration and storage of one analysis."""
@@ -266,8 +250,9 @@ class Context:
                 return np.dtype(ast.literal_eval(md["dtype"]))
             if isinstance(part.node, OutputNode):
                 return part.node.compute.plugin.dtype_for(data_type)
-        return self.get_single_plugin(superruns_first_regular(self, run_id), data_type
-                                      ).dtype_for(data_type)
+        if is_superrun_id(run_id):
+            run_id = self._subrun_specs(run_id)[0].run_id
+        return self.get_single_plugin(run_id, data_type).dtype_for(data_type)
 
     def get_single_plugin(self, run_id, data_type):
         return self._make_plugin(self._plugin_class(data_type, run_id), run_id)
@@ -358,7 +343,7 @@ class Context:
 
     def is_stored(self, run_id, target, detailed=False, combining=False, **kwargs):
         """True if target is stored for run_id (for a superrun: stored as superrun data)."""
-        ctx, _ = self._for_call(kwargs, "is_stored")
+        ctx, _ = loading.call_context(self, kwargs, "is_stored")
         if isinstance(target, (list, tuple)):
             return all(ctx.is_stored(run_id, t, combining=combining) for t in target)
         key = ctx.key_for(run_id, target, combining=combining)
@@ -450,25 +435,6 @@ class Context:
                 warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
                               UserWarning, stacklevel=3)
 
-    def _for_call(self, kwargs, where):
-        """(context, loading arguments) for one call of get_iter & co.
-
-        As in strax, a call may carry context settings (config=, register=, storage= or a
-        context option): it then runs in a temporary context made with new_context. Unknown
-        arguments are reported at the caller's line and dropped.
-        """
-        settings, rest = {}, {}
-        for k, v in kwargs.items():
-            if k in CALL_CONTEXT_ARGS or k in NO_EFFECT_OPTIONS or \
-                    (k in CONTEXT_OPTIONS and k not in GET_ITER_ARGS):
-                settings[k] = v
-            elif k in GET_ITER_ARGS or k in ACCEPTED_GET_KWARGS:
-                rest[k] = v
-            else:
-                warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
-                              UserWarning, stacklevel=3)
-        return (self.new_context(**settings) if settings else self), rest
-
     def _progress_enabled(self, progress_bar):
         if progress_bar is None:
             return bool(self.context_config.get("progress_bar", True))
@@ -480,42 +446,6 @@ class Context:
         save = (save,) if isinstance(save, str) else tuple(save)
         return Planner(self, targets, save=save, combining=combining).plan(str(run_id))
 
-    def _time_range(self, run_id, targets, time_range, seconds_range, time_within):
-        if time_within is not None:
-            from .kernels import endtimes
-            row = np.asarray(time_within)
-            time_range = (int(row["time"]), int(endtimes(row.reshape(1))[0]))
-        if seconds_range is not None:
-            start, _ = self.estimate_run_start_and_end(run_id, targets)
-            time_range = (start + int(1e9 * seconds_range[0]), start + int(1e9 * seconds_range[1]))
-        if time_range is not None:
-            time_range = (int(time_range[0]), int(time_range[1]))
-            if time_range[1] < time_range[0]:
-                raise InvalidConfiguration(f"time_range {time_range} ends before it starts")
-        return time_range
-
-    def _run_span(self, run_id, targets=None):
-        """(start, end) in ns from the run document, else from the stored metadata of the
-        targets or of what they depend on; (None, None) if neither is there."""
-        try:
-            doc = self._run_doc(run_id)
-            return superruns.to_ns(doc["start"]), superruns.to_ns(doc["end"])
-        except (RunMetadataNotAvailable, KeyError, SuperrunError):
-            pass
-        todo = [targets] if isinstance(targets, str) else list(targets or ())
-        seen = set()
-        while todo:
-            t = todo.pop(0)
-            if t in seen or t not in self._plugin_class_registry:
-                continue
-            seen.add(t)
-            try:
-                md = self.get_meta(run_id, t)
-                return int(md["chunks"][0]["start"]), int(md["chunks"][-1]["end"])
-            except Exception:       # not stored (or empty): try what it is made from
-                todo.extend(self._plugin_class_registry[t].depends_on_tuple())
-        return None, None
-
     def estimate_run_start_and_end(self, run_id, targets=None):
         """(start, end) of a run in ns since the epoch, floored to whole seconds as strax does,
         so that seconds_range selects the same rows in both.
@@ -523,167 +453,44 @@ class Context:
         From the run document, else from stored data of the targets (or of the data they are
         made from); without either, a warning and (0, inf).
         """
-        start, end = self._run_span(str(run_id), targets)
-        if start is None:
-            warnings.warn(f"Cannot tell when run {run_id} starts: it has no run document and "
-                          f"none of {targets or 'its data'} is stored. Assuming it runs from 0 "
-                          f"to infinity (seconds_range then counts from the epoch)",
-                          UserWarning, stacklevel=2)
-            return 0, float("inf")
-        second = 1_000_000_000
-        return start // second * second, end // second * second
+        return loading.estimate_run_start_and_end(self, run_id, targets)
 
     def get_iter(self, run_id, targets, save=(), max_workers=None, time_range=None,
                  seconds_range=None, time_within=None, time_selection="fully_contained",
                  selection=None, selection_str=None, keep_columns=None, drop_columns=None,
-                 progress_bar=None, combining=False, add_run_id_field=False, _plan=None,
-                 _arena=None, **kwargs):
-        """Chunks of targets for run_id, in time order, made where not stored.
+                 progress_bar=None, combining=False, add_run_id_field=False, **kwargs):
+        """Chunks of targets for run_id (or each run of a list), in time order, made where
+        not stored.
 
+        time_range (ns), seconds_range (since the run's start, in whole seconds) or
+        time_within (a row) select a time span, with time_selection 'fully_contained' or
+        'touching'; selection is a query on the fields; keep_columns / drop_columns choose
+        fields; add_run_id_field gives rows of several runs or of a superrun their run id.
         Other keyword arguments (config=, register=, storage=, context options) apply to this
-        call only, through a temporary context.
+        call only, through a temporary context, as in strax.
         """
         args = {k: v for k, v in locals().items() if k not in ("self", "kwargs")}
-        ctx, _ = self._for_call(kwargs, "get_iter")
-        return ctx._iter_chunks(**args)
-
-    def _iter_chunks(self, run_id, targets, save=(), max_workers=None, time_range=None,
-                     seconds_range=None, time_within=None, time_selection="fully_contained",
-                     selection=None, selection_str=None, keep_columns=None, drop_columns=None,
-                     progress_bar=None, combining=False, add_run_id_field=False, _plan=None,
-                     _arena=None):
-        if isinstance(run_id, (list, tuple, np.ndarray)):
-            for r in run_id:
-                yield from self._iter_chunks(r, targets, save=save, time_range=time_range,
-                                         seconds_range=seconds_range, time_within=time_within,
-                                         time_selection=time_selection, selection=selection,
-                                         selection_str=selection_str, keep_columns=keep_columns,
-                                         drop_columns=drop_columns, progress_bar=progress_bar,
-                                         combining=combining, add_run_id_field=add_run_id_field)
-            return
-        run_id = str(run_id)
-        targets = (targets,) if isinstance(targets, str) else tuple(targets)
-        save = (save,) if isinstance(save, str) else tuple(save)
-        if combining and not is_superrun_id(run_id):
-            raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
-        time_range = self._time_range(run_id, targets, time_range, seconds_range, time_within)
-        plan = _plan or Planner(self, targets, save=save, combining=combining).plan(run_id)
-        processor = Processor(self, plan, time_range=time_range, selection=time_selection,
-                              arena=_arena)
-        selection = selection if selection is not None else selection_str
-        start, end = time_range or self._progress_span(run_id, plan)
-        chunks = with_progress(iter(processor), start, end, desc=f"Loading {run_id} {'+'.join(targets)}",
-                               enabled=self._progress_enabled(progress_bar))
-        yield from output.shape_chunks(chunks, run_id, targets, selection, keep_columns,
-                                       drop_columns, add_run_id_field,
-                                       self.context_config.get("apply_data_function"))
-
-    def _progress_span(self, run_id, plan):
-        for node in walk(plan):
-            if isinstance(node, LoadNode) and node is plan:
-                md = node.frontend.get_metadata(node.key)
-                return md.get("start"), md.get("end")
-        try:
-            return self._run_span(run_id)
-        except Exception:    # progress is a nicety: never fail a load for it
-            return None, None
+        ctx, rest = loading.call_context(self, kwargs, "get_iter")
+        return loading.iter_chunks(ctx, **args, **loading.loading_args(rest))
 
     def get_array(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """One numpy array of targets for a run or a list of runs (then with a run_id field).
 
         Takes get_iter's arguments."""
-        ctx, kwargs = self._for_call(kwargs, "get_array")
-        return ctx._array(run_id, targets, save=save, **kwargs)
-
-    def _array(self, run_id, targets, save=(), **kwargs):
-        if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
-            run_ids = [str(r) for r in run_id]
-            width = max(len(r) for r in run_ids) if run_ids else 1
-            arrays = []
-            for r in run_ids:
-                a = self._array(r, targets, save=save, **kwargs)
-                if "run_id" not in (a.dtype.names or ()):
-                    a = output.add_run_id_field(a, r, width)
-                arrays.append(a)
-            return np.concatenate(arrays) if arrays else np.zeros(0)
-        if isinstance(run_id, (list, tuple, np.ndarray)):
-            run_id = run_id[0]
-        plan, arena = None, None
-        if not any(kwargs.get(k) is not None for k in PER_ROW_OPTIONS) and \
-                not kwargs.get("add_run_id_field") and \
-                not self.context_config.get("apply_data_function"):
-            try:
-                plan = self.get_components(run_id, targets, save=save,
-                                           combining=kwargs.get("combining", False))
-            except Exception:      # get_iter raises the same error, with all of its context
-                plan = None
-            arena = processing.arena_for(plan) if plan is not None else None
-        chunks = [c.data for c in self._iter_chunks(run_id, targets, save=save, _plan=plan,
-                                                    _arena=arena, **_loading_args(kwargs))]
-        if arena is not None and arena.full:
-            return arena.array
-        if not chunks:
-            return np.zeros(0, dtype=self._output_dtype(run_id, targets))
-        if len(chunks) == 1:
-            return chunks[0]
-        out = np.empty(sum(len(c) for c in chunks), dtype=chunks[0].dtype)
-        i = 0
-        for c in chunks:
-            out[i:i + len(c)] = c
-            i += len(c)
-        return out
-
-    def _output_dtype(self, run_id, targets):
-        targets = (targets,) if isinstance(targets, str) else tuple(targets)
-        from .dtypes import merged_dtype
-        return merged_dtype([self.get_single_plugin(
-            superruns_first_regular(self, str(run_id)), t).dtype_for(t) for t in targets])
+        ctx, kwargs = loading.call_context(self, kwargs, "get_array")
+        return loading.load_array(ctx, run_id, targets, save=save, **kwargs)
 
     def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """A pandas DataFrame of targets; fields holding arrays become columns of arrays.
 
         Takes get_iter's arguments."""
-        ctx, kwargs = self._for_call(kwargs, "get_df")
-        return output.to_dataframe(ctx._array(run_id, targets, save=save, **kwargs))
+        ctx, kwargs = loading.call_context(self, kwargs, "get_df")
+        return output.to_dataframe(loading.load_array(ctx, run_id, targets, save=save,
+                                                      **kwargs))
 
     def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None, **kwargs):
         """Make (and store) targets for a run or runs without keeping the data in memory.
 
         Takes get_iter's arguments."""
-        ctx, kwargs = self._for_call(kwargs, "make")
-        ctx._make(run_id, targets, save=save, progress_bar=progress_bar, **kwargs)
-
-    def _make(self, run_id, targets, save=(), progress_bar=None, **kwargs):
-        if isinstance(run_id, (list, tuple, np.ndarray)):
-            for r in run_id:
-                self._make(r, targets, save=save, progress_bar=progress_bar, **kwargs)
-            return
-        targets_t = (targets,) if isinstance(targets, str) else tuple(targets)
-        combining = kwargs.get("combining", False)
-        if all(self._stored_quietly(run_id, t, combining) for t in targets_t):
-            return
-        for _ in self._iter_chunks(run_id, targets, save=save, progress_bar=progress_bar,
-                                   **_loading_args(kwargs)):
-            pass
-
-    def _stored_quietly(self, run_id, target, combining=False):
-        try:
-            return self.is_stored(run_id, target, combining=combining)
-        except Exception:    # the error will surface, clearly, when making it
-            return False
-
-
-# The arguments get_iter names; everything else a call passes is a context setting or unknown.
-GET_ITER_ARGS = frozenset(inspect.signature(Context.get_iter).parameters) - {
-    "self", "run_id", "targets", "kwargs"}
-
-
-def _loading_args(kwargs):
-    """The arguments _iter_chunks takes (strax-only ones accepted by get_iter are dropped)."""
-    return {k: v for k, v in kwargs.items() if k in GET_ITER_ARGS}
-
-
-def superruns_first_regular(ctx, run_id):
-    if is_superrun_id(run_id):
-        return ctx._subrun_specs(run_id)[0].run_id
-    return run_id
+        ctx, kwargs = loading.call_context(self, kwargs, "make")
+        loading.make(ctx, run_id, targets, save=save, progress_bar=progress_bar, **kwargs)
