@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import config as cfg
-from . import loading, output, runs, superruns
+from . import loading, output, runs
 from .errors import DataNotAvailable, InvalidConfiguration, PluginError, SuperrunError
 from .lineage import LineageResolver, is_superrun_id
 from .loading import ACCEPTED_GET_KWARGS
@@ -297,9 +297,9 @@ class Context:
         run_id = str(run_id)
         lineage = self.lineage(run_id, data_type)
         if is_superrun_id(run_id):
-            spec = superruns.key_spec(self._superrun_doc(run_id)["sub_run_spec"],
-                                      lambda: self._subrun_specs(run_id))
-            return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining)
+            spec, digest = self._registry.key_parts(run_id, combining)
+            return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining,
+                           definition_hash=digest)
         if combining:
             raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
         return DataKey(run_id, data_type, lineage)

@@ -4,7 +4,12 @@ import os
 
 from . import runs, superruns
 from .errors import RunMetadataNotAvailable, SuperrunError
+from .hashing import deterministic_hash
 from .lineage import is_superrun_id
+
+
+def _nests(doc):
+    return any(is_superrun_id(r) for r in doc["sub_run_spec"])
 
 
 class RunRegistry:
@@ -14,6 +19,7 @@ class RunRegistry:
         self.ctx = context
         self._docs = {}
         self._specs = {}
+        self._key_parts = {}
 
     def forget(self, run_id=None):
         """Drop resolved superrun specs (all, since nesting links them) and run_id's document.
@@ -22,6 +28,7 @@ class RunRegistry:
         just rewritten needs dropping (a rewrite within the stamp's resolution would hide).
         """
         self._specs = {}
+        self._key_parts = {}
         if run_id is not None:
             self._docs.pop(run_id, None)
 
@@ -61,12 +68,31 @@ class RunRegistry:
     def subrun_specs(self, superrun_id):
         """The regular runs (and ranges) of a superrun, ordered by start."""
         doc = self.superrun_doc(superrun_id)
-        stamp = repr(doc["sub_run_spec"])
+        if _nests(doc):
+            # Inner superruns may be redefined (by any context) without this document
+            # changing: resolve afresh, from their own stamp-checked documents.
+            return superruns.resolve(self.doc, superrun_id)
         cached = self._specs.get(superrun_id)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, superruns.resolve(self.doc, superrun_id))
+        if cached is None or cached[0] is not doc:
+            cached = (doc, superruns.resolve(self.doc, superrun_id))
             self._specs[superrun_id] = cached
         return cached[1]
+
+    def key_parts(self, superrun_id, combining):
+        """(spec, hash) naming a superrun's data: key_spec and its hash with `combining`.
+
+        Hashing the spec of a superrun of a thousand runs costs milliseconds, so it is done
+        once per version of the run document (and every time for superruns of superruns).
+        """
+        doc = self.superrun_doc(superrun_id)
+        cached = self._key_parts.get((superrun_id, combining))
+        if cached is not None and cached[0] is doc:
+            return cached[1], cached[2]
+        spec = superruns.key_spec(doc["sub_run_spec"], lambda: self.subrun_specs(superrun_id))
+        digest = deterministic_hash((spec, bool(combining)))
+        if not _nests(doc):
+            self._key_parts[(superrun_id, combining)] = (doc, spec, digest)
+        return spec, digest
 
     def regular_subruns(self, superrun_id):
         return [s.run_id for s in self.subrun_specs(superrun_id)]

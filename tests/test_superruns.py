@@ -203,9 +203,16 @@ def test_redefining_an_inner_superrun_never_serves_stale_data(st, three):
     got = st.get_array("_ab", "records")
     np.testing.assert_array_equal(got, np.concatenate([st.get_array(r, "records")
                                                        for r in ("0", "2")]))
+    # also when another context (or process) redefines the inner superrun
+    st.make("_ab", "records")
+    other = st.new_context()
+    other.define_run("_a", ["1"])
+    assert not st.is_stored("_ab", "records")
+    assert [s.run_id for s in st._subrun_specs("_ab")] == ["1", "2"]
+    assert len(st.get_array("_ab", "records")) == 200
     # superruns of regular runs keep strax's key: a hash of their own sub_run_spec
     assert str(st.key_for("_a", "records")).startswith(
-        "_a_" + sx.deterministic_hash(({"0": "all"}, False)))
+        "_a_" + sx.deterministic_hash(({"1": "all"}, False)))
 
 
 def test_stored_superrun_loads_without_subrun_data(st, storage, three):

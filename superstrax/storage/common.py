@@ -23,12 +23,15 @@ class DataKey:
     `combining`), so that redefining the superrun never finds data made for the old one.
     """
 
-    def __init__(self, run_id, data_type, lineage, subruns=None, combining=False):
+    def __init__(self, run_id, data_type, lineage, subruns=None, combining=False,
+                 definition_hash=None):
         self.run_id = str(run_id)
         self.data_type = data_type
         self.lineage = lineage
         self.subruns = subruns
         self.combining = bool(combining)
+        # deterministic_hash((subruns, combining)), when the caller has it already
+        self._definition_hash = definition_hash
         if self.is_superrun and subruns is None:
             raise SuperstraxError(f"A key for superrun {run_id} ({data_type}) needs its "
                                   f"sub_run_spec: define the superrun with st.define_run first")
@@ -48,7 +51,9 @@ class DataKey:
     @property
     def _run_id(self):
         if self.is_superrun:
-            return f"{self.run_id}_{deterministic_hash((self.subruns, self.combining))}"
+            if self._definition_hash is None:
+                self._definition_hash = deterministic_hash((self.subruns, self.combining))
+            return f"{self.run_id}_{self._definition_hash}"
         return self.run_id
 
     @property
