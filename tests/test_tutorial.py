@@ -1,8 +1,12 @@
-"""The seed tutorial (shared/seed/superruns-tutorial.txt), every step, with the import swapped.
+"""Code that users copy must run: the seed tutorial (shared/seed/superruns-tutorial.txt), every
+step, with the import swapped, and the README's usage block.
 
 The cells below are the tutorial's code as written, in one temporary working directory; the
 asserts check the outputs the tutorial shows.
 """
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +176,19 @@ def test_seed_tutorial_steps_1_to_21(in_tmp):
                        'subruns': {'0': {'end': 10, 'start': 0},
                                    '1': {'end': 30, 'start': 20},
                                    '2': {'end': 50, 'start': 40}}}]
+
+
+def _readme_python_blocks():
+    root = Path(__file__).resolve().parent.parent
+    text = (root / 'README.md').read_text(encoding='utf-8')
+    return re.findall(r'^```python\n(.*?)^```$', text, flags=re.S | re.M)
+
+
+def test_readme_usage_runs_as_written(in_tmp, capsys):
+    """The README's usage block, executed as it stands in a fresh folder: README drift fails CI."""
+    blocks = _readme_python_blocks()
+    assert len(blocks) == 1, 'the README should hold one python usage block'
+    exec(compile(blocks[0], 'README.md', 'exec'), {'__name__': '__readme__'})
+    assert capsys.readouterr().out.splitlines()[0] == '0-records-j3nd2fjbiq'
+    assert (in_tmp / 'strax_data' / '_week1-metadata.json').is_file()
+    assert (in_tmp / 'strax_data' / '_week1_xasmpdqviq-peaks-xia2iit6vb').is_dir()
