@@ -1,8 +1,8 @@
 """Code that users copy must run: the seed tutorial (shared/seed/superruns-tutorial.txt), every
 step, with the import swapped, and the README's usage block.
 
-The cells below are the tutorial's code as written, in one temporary working directory; the
-asserts check the outputs the tutorial shows.
+The tutorial's code statements are kept as written, in one temporary working directory; the
+asserts (and the captured prints) check the outputs the tutorial shows.
 """
 import re
 from pathlib import Path
@@ -18,7 +18,7 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_seed_tutorial_steps_1_to_21(in_tmp):
+def test_seed_tutorial_steps_1_to_21(in_tmp, capsys):
     # [1]
     import superstrax as strax
 
@@ -45,8 +45,7 @@ def test_seed_tutorial_steps_1_to_21(in_tmp):
     from bson import json_util
 
     def _write_run_doc(context, run_id, time, endtime):
-        """Function which writes a dummy run document.
-        """
+        """Tutorial helper: a run document holding only name, start and end."""
         run_doc = {'name': run_id, 'start': time, 'end': endtime}
         with open(context.storage[0]._run_meta_path(str(run_id)), 'w') as fp:
             json.dump(run_doc, fp, sort_keys=True, indent=4, default=json_util.default)
@@ -68,10 +67,14 @@ def test_seed_tutorial_steps_1_to_21(in_tmp):
                        now + datetime.timedelta(0, int(endtime)),
                        )
 
-        st.set_config({'secret_time_offset': endtime + offset_between_subruns})  # untracked option
+        st.set_config({'secret_time_offset': endtime + offset_between_subruns})
         assert st.is_stored(run_id, 'records')
 
     # [5]
+    capsys.readouterr()
+    print(st.key_for('2', 'records'))
+    assert capsys.readouterr().out == '2-records-j3nd2fjbiq\n'
+    st.key_for('2', 'records').lineage
     assert str(st.key_for('2', 'records')) == '2-records-j3nd2fjbiq'
     assert st.key_for('2', 'records').lineage == {
         'records': ('Records', '0.0.0', {'crash': False, 'dummy_tracked_option': 42})}
@@ -100,6 +103,12 @@ def test_seed_tutorial_steps_1_to_21(in_tmp):
 
     # [7]
     st.define_run(superrun_name, subrun_ids)
+    print('superrun_name: ', superrun_name, '\n'
+          'subrun_ids: ', subrun_ids
+          )
+    printed = capsys.readouterr().out
+    assert printed.splitlines() == ['superrun_name:  _superrun_test ',
+                                    "subrun_ids:  ['0', '1', '2']"]
 
     # [8]
     md = st.run_metadata('_superrun_test')
@@ -118,9 +127,9 @@ def test_seed_tutorial_steps_1_to_21(in_tmp):
     assert {'name', 'number', 'mode', 'tags'} <= set(runs.columns)
 
     # [10]
-    sub_runs = st.get_array(subrun_ids, 'records')  # Loading all subruns individually like we are used to
-    superrun = st.get_array(superrun_name, 'records')  # Loading the superrun
-    assert np.all(sub_runs['time'] == superrun['time'])  # Comparing if the data is the same
+    sub_runs = st.get_array(subrun_ids, 'records')
+    superrun = st.get_array(superrun_name, 'records')
+    assert np.all(sub_runs['time'] == superrun['time'])
     assert len(superrun) == 300
 
     # [11]
