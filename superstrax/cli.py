@@ -1,10 +1,13 @@
 """The `superstrax` command line: argument parsing and printing; the work is done in
-superstrax.maintenance (and superstrax.demo)."""
+superstrax.maintenance, superstrax.verification and superstrax.demo."""
 import argparse
 import os
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Rechunking cuts only where rows are more than this far apart (superstrax.chunk's
+# DEFAULT_CHUNK_SPLIT_NS; not imported, so that --help does not load numba).
+SPLIT_NS = 1000
 
 
 def _exit_codes(ok, failed, usage):
@@ -12,8 +15,12 @@ def _exit_codes(ok, failed, usage):
 
 
 _EXIT_CODES = _exit_codes(
-    "success (verify: no problems found)", "the operation failed or found problems",
-    "bad command line: missing directory, unknown run or key, unreadable input file")
+    "success (verify: no problems found)",
+    "the operation failed or found problems; for define also an invalid definition, "
+    "including\n     subruns that have no run document in the directory",
+    "bad command line: missing or conflicting arguments, or something named on the command\n"
+    "     line that does not exist or cannot be used: DIR, verify's run R, rechunk's KEY,\n"
+    "     define's ranges FILE")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -51,7 +58,9 @@ def build_parser():
         help="make a few runs and a superrun in a data directory",
         description="Make three small runs, define a superrun of them, load it on the fly, "
                     "store it and load it back: a quick check that the installation works.",
-        epilog="example:\n  superstrax demo ./strax_data")
+        epilog="example:\n  superstrax demo ./strax_data\n\n" + _exit_codes(
+            "the demo ran", "the demo failed",
+            "DIR exists but is a file, not a directory"))
     demo.add_argument("directory", nargs="?", default=None, metavar="DIR",
                       help="data directory to use (default: a temporary one, removed after)")
 
@@ -61,10 +70,12 @@ def build_parser():
         description="List every run and superrun of a data directory: its start and end, the "
                     "stored data types with rows, chunks and on-disk size; for superruns also "
                     "their subruns and livetime. Data of a superrun made for an older "
-                    "definition is marked as such.",
+                    "definition is marked as such. Folders left by interrupted writes "
+                    "('<key>_temp') and by interrupted replacements ('<key>.replaced-XXXX') "
+                    "are listed at the end; 'superstrax verify' says what to do with them.",
         epilog="example:\n  superstrax runs ./strax_data\n\n" + _exit_codes(
             "listed", "the directory cannot be read",
-            "the directory does not exist"))
+            "DIR does not exist or is not a directory"))
     runs.add_argument("directory", metavar="DIR", help="the data directory")
 
     define = sub.add_parser(
@@ -80,9 +91,13 @@ def build_parser():
                "ranges.json holds an object of run ids, each with \"all\" or a list of\n"
                "[start_ns, end_ns] ranges:\n"
                '  {"001": "all", "002": [[1600000000000000000, 1600000001000000000]]}\n\n'
-               + _exit_codes("defined", "the definition is invalid (name not starting with "
-                             "'_', unknown run, overlapping ranges, ...)",
-                             "bad command line: missing directory, unreadable ranges file"))
+               + _exit_codes("defined",
+                             "the definition is invalid: NAME not starting with '_', a "
+                             "subrun without a run\n     document in DIR, overlapping ranges, "
+                             "times that are not whole ns, ...",
+                             "bad command line: DIR does not exist, FILE is missing or not "
+                             "JSON of the\n     form above, neither or both of RUN and "
+                             "--from-ranges given"))
     define.add_argument("directory", metavar="DIR", help="the data directory")
     define.add_argument("name", metavar="NAME", help="name of the superrun, starting with '_'")
     define.add_argument("runs", nargs="*", metavar="RUN", help="runs to include whole")
@@ -98,12 +113,16 @@ def build_parser():
                     "sizes match, rows are in time order and inside their chunk, chunks follow "
                     "each other without overlap (regular runs: without gaps) and the write "
                     "finished without error. Folders left by failed or killed writes "
-                    "('<key>_temp') are reported as incomplete writes, and run documents must "
-                    "be readable (a superrun's must resolve to its subruns).",
+                    "('<key>_temp') are reported as incomplete writes and copies left by an "
+                    "interrupted replacement ('<key>.replaced-XXXX') as leftover copies; run "
+                    "documents must be readable (a superrun's must resolve to its subruns). "
+                    "What it cannot see: blosc chunk files (the default) carry no checksum, "
+                    "so a flipped byte inside compressed data may decode to wrong values "
+                    "undetected; verify checks sizes, row counts, time order and bounds.",
         epilog="examples:\n  superstrax verify ./strax_data\n"
                "  superstrax verify ./strax_data --run _week1\n\n" + _exit_codes(
                    "no problems found", "problems found (listed per folder)",
-                   "the directory does not exist or holds nothing of run R"))
+                   "DIR does not exist, or R (--run) has no run document and no data in DIR"))
     verify.add_argument("directory", metavar="DIR", help="the data directory")
     verify.add_argument("--run", metavar="R",
                         help="check only run R (for a superrun: all its data folders, "
@@ -115,18 +134,25 @@ def build_parser():
         "rechunk", formatter_class=_Formatter,
         help="rewrite stored data with another chunk size",
         description="Rewrite one data folder with chunks of about --target-mb MB "
-                    "(uncompressed). Chunks are only cut where rows are more than 1000 ns "
-                    "apart, so data without such gaps cannot be split further. The new copy is "
-                    "written to '<KEY>_temp' and replaces the original only once it is "
-                    "complete; on any failure the original is left as it was.",
-        epilog="example:\n"
-               "  superstrax rechunk ./strax_data 001-peaks-xia2iit6vb --target-mb 50\n\n"
+                    "(uncompressed). Incoming chunks are joined until they pass the target, "
+                    f"and the joined data is cut only where rows are more than {SPLIT_NS} ns "
+                    "apart (at the last such gap within the target, else the first one after "
+                    "it). Data without such gaps therefore ends up in fewer, larger chunks "
+                    "than asked for, down to a single chunk; a note says so when it happens. "
+                    "The new copy is written to '<KEY>_temp' and replaces the original only "
+                    "once it is complete; on any failure the original is left as it was.",
+        epilog="examples:\n"
+               "  superstrax rechunk ./strax_data 001-peaks-xia2iit6vb --target-mb 50\n"
+               "  superstrax rechunk ./strax_data ./strax_data/001-peaks-xia2iit6vb "
+               "--target-mb 50\n\n"
                + _exit_codes("rewritten", "failed; the original data is kept as it was",
-                             "missing directory, unknown KEY or a target that is not > 0"))
+                             "DIR does not exist; KEY is not a complete data folder of DIR "
+                             "(no such\n     folder, a path outside DIR, an incomplete "
+                             "write); --target-mb is not > 0"))
     rechunk.add_argument("directory", metavar="DIR", help="the data directory")
     rechunk.add_argument("key", metavar="KEY",
-                         help="the data folder to rewrite, <run>-<type>-<hash> (as "
-                              "'superstrax runs' lists them)")
+                         help="the data folder to rewrite: its name <run>-<type>-<hash> "
+                              "(as 'superstrax runs' lists them) or its path inside DIR")
     rechunk.add_argument("--target-mb", type=_positive_mb, required=True, metavar="N",
                          help="target chunk size in MB (> 0, may be fractional)")
     for sub_parser in sub.choices.values():
@@ -189,7 +215,7 @@ def _subrun_text(spec):
 def cmd_runs(args, out, err):
     from .maintenance import inventory
     inv = inventory(args.directory)
-    if not inv.runs and not inv.incomplete:
+    if not inv.runs and not inv.incomplete and not inv.replaced:
         out(f"no runs in {inv.path} (no run documents and no data folders)")
         return EXIT_OK
     n_super = sum(r.is_superrun for r in inv.runs)
@@ -222,6 +248,9 @@ def cmd_runs(args, out, err):
                 notes.append("made for an older definition of the superrun")
             elif d.definition == "combining":
                 notes.append("made with combining=True")
+            elif d.definition == "unresolved":
+                notes.append("the superrun's definition no longer resolves; see "
+                             "'superstrax verify'")
             if d.error:
                 notes.append(d.error)
             note = f"  [{'; '.join(notes)}]" if notes else ""
@@ -230,6 +259,10 @@ def cmd_runs(args, out, err):
         out("")
         out(f"incomplete writes (run 'superstrax verify {inv.path}'): "
             f"{', '.join(inv.incomplete)}")
+    if inv.replaced:
+        out("")
+        out(f"leftover copies of replaced data, from an interrupted replacement (run "
+            f"'superstrax verify {inv.path}'): {', '.join(inv.replaced)}")
     return EXIT_OK
 
 
@@ -253,7 +286,7 @@ def cmd_define(args, out, err):
 
 
 def cmd_verify(args, out, err):
-    from .maintenance import verify
+    from .verification import verify
     reports = verify(args.directory, run=args.run)
     scope = f" (run {args.run})" if args.run else ""
     out(f"verifying {args.directory}{scope}")
@@ -294,11 +327,19 @@ def cmd_rechunk(args, out, err):
     out(f"rechunked {res.folder} to about {args.target_mb:g} MB per chunk: "
         f"{res.old_chunks} -> {res.new_chunks} chunks, {res.rows} rows, "
         f"{_human_bytes(res.old_size)} -> {_human_bytes(res.new_size)} on disk")
+    if res.oversized:
+        out(f"note: no gaps over {SPLIT_NS} ns to cut at; chunks were joined ({res.oversized} "
+            f"of {res.new_chunks} larger than {args.target_mb:g} MB)")
     return EXIT_OK
 
 
 def cmd_demo(args, out, err):
     from .demo import run_demo
+    from .maintenance import InputError
+    if args.directory is not None and os.path.exists(args.directory) \
+            and not os.path.isdir(args.directory):
+        raise InputError(f"{args.directory} is a file, not a directory; give a directory for "
+                         f"the demo's data (it is made if it does not exist)")
     return run_demo(args.directory)
 
 

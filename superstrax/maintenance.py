@@ -1,5 +1,6 @@
-"""Looking after a DataDirectory on disk: what it holds, whether it reads back as its metadata
-says, defining superruns in it and rewriting stored data with another chunk size.
+"""Looking after a DataDirectory on disk: what it holds, defining superruns in it and
+rewriting stored data with another chunk size (reading everything back against its metadata
+is superstrax.verification, re-exported here).
 
 The `superstrax` command line is a thin layer over these functions; they return plain
 objects and raise errors instead of printing, so they can be used from Python as well.
@@ -10,23 +11,28 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from .chunk import Rechunker
+from .chunk import DEFAULT_CHUNK_SPLIT_NS, Rechunker
 from .errors import DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, SuperstraxError
 from .hashing import deterministic_hash
-from .kernels import endtimes, first_unsorted_index
 from .lineage import is_superrun_id
-from .storage.common import parse_dtype
 from .storage.files import (RUN_METADATA_PATTERN, TEMP_SUFFIX, DataDirectory, FileSaver,
-                            FileSystemBackend, dirname_to_prefix, metadata_path)
-from .storage.io import COMPRESSORS, load_file
+                            FileSystemBackend)
 
-__all__ = ["InputError", "open_directory", "inventory", "verify", "check_folder",
-           "define_superrun", "load_ranges", "rechunk", "run_of_folder"]
+__all__ = ["InputError", "open_directory", "inventory", "define_superrun", "load_ranges",
+           "rechunk", "run_of_folder", "replaced_folders"]
 
 _RUN_DOC_SUFFIX = RUN_METADATA_PATTERN % ""          # "-metadata.json"
-_REPLACED_MARK = ".replaced-"                        # FileSaver's aside copy during a swap
+REPLACED_MARK = ".replaced-"                         # FileSaver's aside copy during a swap
 # Metadata a rewrite must not inherit: the saver records these afresh for the new copy.
 _PER_WRITE_FIELDS = ("chunks", "start", "end", "writing_started", "writing_ended", "exception")
+
+
+def __getattr__(name):
+    # verify and check_folder live in superstrax.verification (which imports this module).
+    if name in ("verify", "check_folder", "FolderReport"):
+        from . import verification
+        return getattr(verification, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class InputError(SuperstraxError):
@@ -88,6 +94,14 @@ def _folder_size(folder):
         if entry.is_file(follow_symlinks=False):
             total += entry.stat(follow_symlinks=False).st_size
     return total
+
+
+def replaced_folders(path):
+    """'<key>.replaced-XXXX' folders: the old copy FileSaver moves aside while it swaps a new
+    copy in; one is left only if the process stopped between the two renames."""
+    return [e for e in sorted(os.listdir(path)) if REPLACED_MARK in e
+            and len(e.split(REPLACED_MARK)[0].split("-")) == 3
+            and os.path.isdir(os.path.join(path, e))]
 
 
 def _run_sort_key(name):
@@ -155,23 +169,48 @@ class Inventory:
     path: str
     runs: list
     incomplete: list           # names of '<key>_temp' folders
+    replaced: list = field(default_factory=list)    # names of '<key>.replaced-XXXX' folders
 
 
-def _definition_state(folder, superrun, spec):
+def _definition_state(folder, superrun, spec, resolve_specs):
     """Whether superrun data was made for the superrun's current definition.
 
-    The folder's run part carries a hash of (sub_run_spec, combining), as DataKey builds it;
-    folders without one (as strax names them) cannot tell.
+    The folder's run part carries deterministic_hash((key_spec, combining)), as DataKey
+    builds it: key_spec is the sub_run_spec, or for a superrun of superruns the regular runs
+    it resolves to (resolve_specs() gives them). Folders without a hash (as strax names them)
+    cannot tell, nor can a definition that no longer resolves ('unresolved').
     """
+    from .superruns import key_spec
     part = _run_part(folder)
     if spec is None or part == superrun:
         return None
+    try:
+        spec = key_spec(spec, resolve_specs)
+    except SuperstraxError:
+        return "unresolved"
     suffix = part.rpartition("_")[2]
     if suffix == deterministic_hash((spec, False)):
         return "current"
     if suffix == deterministic_hash((spec, True)):
         return "combining"
     return "older"
+
+
+def _resolver(storage, superrun):
+    """resolve_specs for _definition_state: resolves the superrun once, when first asked."""
+    from .superruns import resolve
+    cache = []
+
+    def resolve_specs():
+        if not cache:
+            try:
+                cache.append(resolve(storage.run_metadata, superrun))
+            except SuperstraxError as e:
+                cache.append(e)
+        if isinstance(cache[0], Exception):
+            raise cache[0]
+        return cache[0]
+    return resolve_specs
 
 
 def inventory(path):
@@ -186,6 +225,7 @@ def inventory(path):
             entry.doc_error = str(e)
         runs[run_id] = entry
     backend = storage.backends[0]
+    resolvers = {}
     for folder in storage.list_keys():
         run_id = run_of_folder(folder, runs)
         entry = runs.setdefault(run_id, RunEntry(run_id))
@@ -207,239 +247,13 @@ def inventory(path):
             if "exception" in md or "writing_ended" not in md:
                 item.error = "incomplete: its write failed or never finished"
         if entry.is_superrun:
-            item.definition = _definition_state(folder, entry.name, entry.sub_run_spec)
+            if entry.name not in resolvers:
+                resolvers[entry.name] = _resolver(storage, entry.name)
+            item.definition = _definition_state(folder, entry.name, entry.sub_run_spec,
+                                                resolvers[entry.name])
         entry.data.append(item)
     ordered = [runs[k] for k in sorted(runs, key=_run_sort_key)]
-    return Inventory(path, ordered, storage.incomplete_writes())
-
-
-# --- verify --------------------------------------------------------------------------------------
-@dataclass
-class FolderReport:
-    name: str
-    kind: str = "data"         # 'data', 'incomplete write', 'leftover copy' or 'run document'
-    problems: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
-    chunks: int = 0
-    rows: int = 0
-
-    @property
-    def ok(self):
-        return not self.problems
-
-
-def _last_line(text):
-    lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
-
-
-def check_folder(folder):
-    """Read every chunk of one data folder and compare it with the folder's metadata."""
-    name = os.path.basename(os.path.normpath(folder))
-    report = FolderReport(name)
-    problem = report.problems.append
-    backend = FileSystemBackend()
-    try:
-        md = backend.get_metadata(folder)
-    except (DataNotAvailable, DataCorrupted) as e:
-        problem(str(e))
-        return report
-    if not isinstance(md, dict):
-        problem(f"the metadata file {metadata_path(folder)} does not hold a JSON object")
-        return report
-    if "exception" in md:
-        problem(f"the metadata records a failed write ({_last_line(md['exception'])}); "
-                f"nothing loads this data, make it again")
-    if "writing_ended" not in md:
-        problem("the metadata has no writing_ended: the write never finished")
-    try:
-        dtype = parse_dtype(md, name)
-    except DataCorrupted as e:
-        problem(str(e))
-        return report
-    compressor = md.get("compressor")
-    if compressor not in COMPRESSORS:
-        problem(f"unknown compressor {compressor!r} in the metadata")
-        return report
-    chunks = md.get("chunks")
-    if not isinstance(chunks, list):
-        problem("the metadata has no list of chunks")
-        return report
-    report.chunks = len(chunks)
-    prefix = dirname_to_prefix(folder)
-    has_time = "time" in (dtype.names or ())
-    superrun = is_superrun_id(md.get("run_id", _run_part(name)))
-    listed = set()
-    prev = None
-    for i, info in enumerate(chunks):
-        try:
-            n, start, end = int(info["n"]), int(info["start"]), int(info["end"])
-            chunk_i = int(info.get("chunk_i", i))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            problem(f"chunk entry {i} lacks a valid n, start or end: {info!r}")
-            prev = None
-            continue
-        label = f"chunk {chunk_i}"
-        if chunk_i != i:
-            problem(f"{label} is entry {i} of the metadata's chunk list; chunks must be numbered "
-                    f"in order")
-        if start > end:
-            problem(f"{label} ends at {end}, before it starts at {start}")
-        if prev is not None:
-            prev_start, prev_end = prev
-            if superrun:
-                # Superrun chunks may jump over the time between subruns, never back.
-                if start < prev_start:
-                    problem(f"{label} starts at {start}, before the previous chunk "
-                            f"({prev_start}); chunks are out of order")
-                elif start < prev_end:
-                    problem(f"{label} starts at {start}, inside the previous chunk "
-                            f"[{prev_start}, {prev_end})")
-            elif start != prev_end:
-                what = "a gap after" if start > prev_end else "an overlap with"
-                problem(f"{label} starts at {start} but the previous chunk ends at {prev_end}: "
-                        f"{what} the previous chunk")
-        prev = (start, end)
-        if "nbytes" in info and int(info["nbytes"]) != n * dtype.itemsize:
-            problem(f"{label}: nbytes is {info['nbytes']} but {n} rows of {dtype.itemsize} B "
-                    f"are {n * dtype.itemsize} B")
-        if n == 0:
-            continue
-        filename = info.get("filename") or f"{prefix}-{chunk_i:06d}"
-        listed.add(filename)
-        path = os.path.join(folder, filename)
-        if "filesize" in info and os.path.isfile(path):
-            actual = os.path.getsize(path)
-            if actual != int(info["filesize"]):
-                problem(f"{label}: data file {path} has {actual} bytes but the metadata says "
-                        f"{info['filesize']}")
-        try:
-            data = load_file(path, dtype, compressor, n=n)
-        except DataCorrupted as e:
-            problem(f"{label}: {e}")
-            continue
-        except OSError as e:
-            problem(f"{label}: cannot read data file {path}: {e}")
-            continue
-        report.rows += len(data)
-        if has_time:
-            _check_rows(data, info, start, end, label, problem)
-    _check_bounds(md, chunks, problem)
-    _note_stray_files(folder, listed, report)
-    return report
-
-
-def _check_rows(data, info, start, end, label, problem):
-    time = data["time"]
-    bad = first_unsorted_index(time)
-    if bad >= 0:
-        problem(f"{label}: rows are not in time order (row {bad} at {time[bad]} follows "
-                f"{time[bad - 1]})")
-    ends = endtimes(data)
-    if int(time.min()) < start:
-        problem(f"{label}: a row starts at {int(time.min())}, before the chunk start {start}")
-    if int(ends.max()) > end:
-        problem(f"{label}: a row ends at {int(ends.max())}, after the chunk end {end}")
-    # Per-chunk summaries strax readers use to skip chunks; they must describe the rows.
-    actual = {"first_time": int(time[0]), "last_time": int(time[-1]),
-              "first_endtime": int(ends[0]), "last_endtime": int(ends[-1])}
-    for key, value in actual.items():
-        if key in info and int(info[key]) != value:
-            problem(f"{label}: the metadata's {key} is {info[key]} but the data's is {value}")
-
-
-def _check_bounds(md, chunks, problem):
-    if not chunks or "writing_ended" not in md:
-        return
-    try:
-        first, last = int(chunks[0]["start"]), int(chunks[-1]["end"])
-    except (KeyError, TypeError, ValueError):
-        return
-    if "start" in md and int(md["start"]) != first:
-        problem(f"the metadata's start {md['start']} is not its first chunk's start {first}")
-    if "end" in md and int(md["end"]) != last:
-        problem(f"the metadata's end {md['end']} is not its last chunk's end {last}")
-
-
-def _note_stray_files(folder, listed, report):
-    own = {os.path.basename(metadata_path(folder)), "metadata.json"}
-    stray = sorted(e for e in os.listdir(folder) if e not in listed and e not in own)
-    if stray:
-        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
-        report.notes.append(f"files not listed in the metadata (ignored when loading): {shown}")
-
-
-def _incomplete_report(path, name):
-    report = FolderReport(name, kind="incomplete write")
-    detail = ""
-    try:
-        md = FileSystemBackend().get_metadata(os.path.join(path, name))
-        if "exception" in md:
-            detail = f" (it failed with: {_last_line(md['exception'])})"
-    except SuperstraxError:
-        pass
-    report.problems.append(
-        f"incomplete write{detail}: a write that failed or was killed left this folder; "
-        f"nothing loads from it, so delete it (the data is made again when needed)")
-    return report
-
-
-def _replaced_report(name):
-    report = FolderReport(name, kind="leftover copy")
-    report.problems.append(
-        "leftover copy of data that was being replaced when the process stopped; if "
-        f"{name.split(_REPLACED_MARK)[0]} exists and verifies, delete this folder")
-    return report
-
-
-def _run_doc_report(storage, run_id):
-    name = RUN_METADATA_PATTERN % run_id
-    report = FolderReport(name, kind="run document")
-    try:
-        doc = storage.run_metadata(run_id)
-    except RunMetadataNotAvailable as e:
-        report.problems.append(str(e))
-        return report
-    if is_superrun_id(run_id) and doc.get("sub_run_spec"):
-        from .superruns import resolve
-        try:
-            resolve(storage.run_metadata, run_id)
-        except SuperstraxError as e:
-            report.problems.append(f"the superrun's definition no longer resolves: {e}")
-    return report
-
-
-def verify(path, run=None):
-    """FolderReports of every data folder (of one run, if given), every incomplete write and
-    every run document, produced one at a time so a caller can show progress."""
-    storage = open_directory(path)
-    entries = sorted(os.listdir(path))
-    keys = storage.list_keys()
-    temps = storage.incomplete_writes()
-    replaced = [e for e in entries if _REPLACED_MARK in e
-                and os.path.isdir(os.path.join(path, e)) and len(e.split("-")) >= 3]
-    docs = _run_doc_names(path)
-    if run is not None:
-        run = str(run)
-        keys = [k for k in keys if _folder_matches_run(k, run)]
-        temps = [t for t in temps if _folder_matches_run(t, run)]
-        replaced = [r for r in replaced if _folder_matches_run(r.split(_REPLACED_MARK)[0], run)]
-        docs = [d for d in docs if d == run]
-        if not (keys or temps or replaced or docs):
-            raise InputError(f"run {run} is not in {path}: no run document and no data folders "
-                             f"for it; `superstrax runs {path}` lists the runs there")
-    return _verify_iter(storage, path, keys, temps, replaced, docs)
-
-
-def _verify_iter(storage, path, keys, temps, replaced, docs):
-    for run_id in docs:
-        yield _run_doc_report(storage, run_id)
-    for key in keys:
-        yield check_folder(os.path.join(path, key))
-    for name in temps:
-        yield _incomplete_report(path, name)
-    for name in replaced:
-        yield _replaced_report(name)
+    return Inventory(path, ordered, storage.incomplete_writes(), replaced_folders(path))
 
 
 # --- define --------------------------------------------------------------------------------------
@@ -481,6 +295,24 @@ class RechunkResult:
     rows: int
     old_size: int
     new_size: int
+    oversized: int = 0       # new chunks over the target: no gap to cut at within it
+
+
+def _same_directory(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _key_name(path, key):
+    """The folder name KEY names: a bare name, or a path to that folder inside `path`."""
+    parent, name = os.path.split(os.path.normpath(key))
+    if parent and not _same_directory(parent, path):
+        raise InputError(f"KEY {key} is not a folder of the data directory {path} (it points "
+                         f"into {parent}); give a data folder of {path}, by its name as "
+                         f"`superstrax runs {path}` lists it or by its path")
+    return name
 
 
 def _check_target(target_mb):
@@ -501,7 +333,7 @@ def rechunk(path, key, target_mb):
     """
     target_mb = _check_target(target_mb)
     storage = open_directory(path, writable=True)
-    name = os.path.basename(os.path.normpath(key))
+    name = _key_name(path, key)
     if name not in storage.list_keys():
         if name.endswith(TEMP_SUFFIX) or name + TEMP_SUFFIX in storage.incomplete_writes():
             raise InputError(f"{name} in {path} is an incomplete write, not stored data; "
@@ -519,18 +351,26 @@ def rechunk(path, key, target_mb):
     new_md = {k: v for k, v in md.items() if k not in _PER_WRITE_FIELDS}
     new_md["chunk_target_size_mb"] = target_mb
     saver = FileSaver(folder, new_md)
-    rechunker = Rechunker(target_size_mb=target_mb)
-    rows = 0
+    rechunker = Rechunker(target_size_mb=target_mb, split_ns=DEFAULT_CHUNK_SPLIT_NS)
+    rows = oversized = 0
+
+    def save(chunk):
+        nonlocal rows, oversized
+        saver.save(chunk)
+        rows += len(chunk)
+        itemsize = chunk.dtype.itemsize
+        # As the Rechunker counts its target: whole rows of target_mb MB, at least one.
+        if itemsize and len(chunk) > max(1, int(target_mb * 1e6) // itemsize):
+            oversized += 1
+
     try:
         # The stream reads the old folder lazily, so it must be exhausted before close()
         # swaps the new copy into its place.
         for chunk in backend.iter_chunks(folder):
             for out in rechunker.receive(chunk):
-                saver.save(out)
-                rows += len(out)
+                save(out)
         for out in rechunker.flush():
-            saver.save(out)
-            rows += len(out)
+            save(out)
         if rows != expected_rows:
             raise DataCorrupted(f"{name}: rechunking gave {rows} rows but the metadata lists "
                                 f"{expected_rows}; the original is kept")
@@ -542,4 +382,4 @@ def rechunk(path, key, target_mb):
         raise
     saver.close()
     return RechunkResult(name, len(md.get("chunks") or ()), len(saver.md["chunks"]), rows,
-                         old_size, _folder_size(folder))
+                         old_size, _folder_size(folder), oversized)

@@ -19,9 +19,34 @@ RUNS = ["0", "1", "2"]
 SUPERRUN = "_all3"
 
 
+def subprocess_env():
+    """The environment for a subprocess that imports the superstrax these tests import, from
+    whatever working directory (an installed copy elsewhere must not answer instead)."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(sx.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "superstrax", *map(str, args)],
-                          check=False, capture_output=True, text=True, timeout=120)
+                          check=False, capture_output=True, text=True, timeout=120,
+                          env=subprocess_env())
+
+
+def cli_in_process(capsys, *args):
+    """What cli() gives, from main() in this process: the same code on the same files, without
+    a new interpreter's start-up (~0.6 s), for checks of messages and exit codes."""
+    from superstrax.cli import main
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    return lambda *args: cli_in_process(capsys, *args)
 
 
 def context(path):
@@ -82,6 +107,86 @@ def test_help_of_every_command(command):
     else:
         for name in ("demo", "runs", "define", "verify", "rechunk"):
             assert name in r.stdout
+
+
+def exit_status(help_text):
+    """{code: description} from the 'exit status:' section of a help text."""
+    codes = {}
+    section = help_text.split("exit status:\n", 1)[1]
+    for line in section.splitlines():
+        if line[:4].strip().isdigit():
+            code = int(line[:4])
+            codes[code] = line[4:].strip()
+        elif line.startswith("     ") and codes:
+            codes[code] += " " + line.strip()
+        else:
+            break
+    return codes
+
+
+def help_text(capsys, *command):
+    from superstrax.cli import main
+    assert main([*command, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def test_help_says_which_exit_code_an_unknown_run_or_key_gives(capsys):
+    top = exit_status(help_text(capsys))
+    assert "define" in top[1] and "subruns that have no run document" in top[1]
+    assert "verify's run R" in top[2] and "rechunk's KEY" in top[2]
+    define = exit_status(help_text(capsys, "define"))
+    assert "a subrun without a run document in DIR" in define[1]
+    assert "subrun" not in define[2]
+    verify = exit_status(help_text(capsys, "verify"))
+    assert "R (--run) has no run document and no data in DIR" in verify[2]
+    rechunk = exit_status(help_text(capsys, "rechunk"))
+    assert "KEY is not a complete data folder of DIR" in rechunk[2]
+    assert "a path outside DIR" in rechunk[2]
+
+
+def test_unknown_runs_and_keys_exit_as_the_help_says(data_dir, tmp_path, run_cli):
+    before = sorted(os.listdir(data_dir))
+    # A subrun of a definition is part of the definition: unknown means invalid, 1.
+    r = run_cli("define", data_dir, "_x", "0", "7")
+    assert r.returncode == 1 and "subrun 7 is unknown" in r.stderr
+    ranges = tmp_path / "ranges.json"
+    ranges.write_text(json.dumps({"0": "all", "7": "all"}))
+    r = run_cli("define", data_dir, "_x", "--from-ranges", ranges)
+    assert r.returncode == 1 and "subrun 7 is unknown" in r.stderr
+    # A run or key the command is to act on: 2.
+    r = run_cli("verify", data_dir, "--run", "7")
+    assert r.returncode == 2 and "run 7 is not in" in r.stderr
+    r = run_cli("verify", data_dir, "--run", "_nothing")
+    assert r.returncode == 2 and "run _nothing is not in" in r.stderr
+    r = run_cli("rechunk", data_dir, "7-peaks-xia2iit6vb", "--target-mb", "1")
+    assert r.returncode == 2 and "no data folder 7-peaks-xia2iit6vb" in r.stderr
+    assert sorted(os.listdir(data_dir)) == before
+
+
+def test_help_of_rechunk_and_verify_say_what_they_cannot_do(capsys):
+    from superstrax.chunk import DEFAULT_CHUNK_SPLIT_NS
+    from superstrax.cli import SPLIT_NS
+    assert SPLIT_NS == DEFAULT_CHUNK_SPLIT_NS
+    text = " ".join(help_text(capsys, "rechunk").split())
+    assert "joined until they pass the target" in text
+    assert f"cut only where rows are more than {SPLIT_NS} ns apart" in text
+    assert "fewer, larger chunks than asked for" in text
+    text = " ".join(help_text(capsys, "verify").split())
+    assert "carry no checksum" in text
+    assert "may decode to wrong values undetected" in text
+    assert "checks sizes, row counts, time order and bounds" in text
+
+
+def test_demo_into_a_file_is_a_usage_error(tmp_path, run_cli):
+    path = tmp_path / "a_file"
+    path.write_text("not a directory\n")
+    r = run_cli("demo", path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.startswith("error: ")
+    assert f"{path} is a file, not a directory" in r.stderr
+    assert "File exists" not in r.stderr and "Traceback" not in r.stderr
+    assert path.read_text() == "not a directory\n"
+    assert os.listdir(tmp_path) == ["a_file"]
 
 
 def test_no_command_is_a_usage_error():
@@ -196,6 +301,34 @@ def test_define_overlapping_ranges_and_bad_files(data_dir, bounds, tmp_path):
     r = cli("define", data_dir, "_x", "--from-ranges", tmp_path / "absent.json")
     assert r.returncode == 2 and "absent.json does not exist" in r.stderr
     assert not (data_dir / "_x-metadata.json").exists()
+
+
+@pytest.mark.parametrize("ranges", ["[[S, S5.5]]", "[[true, S5]]", "[[S, true]]",
+                                    "[[S0.5, S5]]"])
+def test_define_refuses_ranges_that_are_not_whole_ns(data_dir, bounds, tmp_path, ranges,
+                                                     run_cli):
+    s0, _ = bounds["0"]
+    # Written as JSON text, so the float and bool reach the definition as they are.
+    text = ranges.replace("S5.5", f"{s0 + 5}.5").replace("S0.5", f"{s0}.5") \
+        .replace("S5", str(s0 + 5)).replace("S", str(s0))
+    path = tmp_path / "ranges.json"
+    path.write_text('{"0": %s}' % text)
+    before = {name: os.path.getmtime(data_dir / name) for name in os.listdir(data_dir)}
+    r = run_cli("define", data_dir, "_x", "--from-ranges", path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stderr.startswith("error: ") and "pairs of integers" in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert {name: os.path.getmtime(data_dir / name) for name in os.listdir(data_dir)} == before
+
+
+def test_define_accepts_whole_ns_written_as_floats(data_dir, bounds, tmp_path, run_cli):
+    s0, _ = bounds["0"]
+    path = tmp_path / "ranges.json"
+    path.write_text('{"0": [[%d.0, %d]]}' % (s0 + 2, s0 + 5))
+    r = run_cli("define", data_dir, "_x", "--from-ranges", path)
+    assert r.returncode == 0, r.stderr
+    st, _ = context(data_dir)
+    assert st.run_metadata("_x")["livetime"] == 3
 
 
 def test_define_in_a_missing_directory(tmp_path):
