@@ -39,9 +39,9 @@ run id takes a superrun id too: you can load it, make data for it, list it, and 
 as one new, rechunked dataset so that later loads read a few large chunks instead of many small
 ones spread over many runs.
 
-This notebook walks through that life cycle on a handful of tiny toy runs, and then shows what
-superstrax adds on top of strax's superruns: superruns made of *parts* of runs, superruns of
-superruns, and `time_range` / `selection` loading on any superrun, stored or not.
+This notebook walks through that life cycle on a handful of tiny toy runs. It then defines
+superruns made of *parts* of runs and superruns of superruns, and picks rows of superruns with
+`time_range` and `selection`, noting on the way where superstrax does what strax 2.2.3 cannot.
 
 Every step checks its result with an `assert`, so this notebook doubles as a test: it is executed
 by `tests/test_notebook.py`.
@@ -143,8 +143,9 @@ meta['chunks'][0]   # every chunk's entry; 'subruns' is None for a regular run
 md("""
 ## Defining a superrun
 
-`st.define_run(name, subruns)` defines a superrun. Its name must start with an underscore (and
-may not contain `-`, which separates the parts of a key); its subruns here are a list of run ids.
+`st.define_run(name, subruns)` defines a superrun. Its name must start with an underscore and
+may hold only letters, digits, `_` and `.` (it names files and folders); its subruns here are a
+list of run ids.
 No data type is involved: a superrun is a run, and any data type can be loaded for it.
 """)
 
@@ -166,7 +167,9 @@ doc
 
 md("""
 * `sub_run_spec` lists the subruns, in time order; `'all'` means the whole run.
-* `start` and `end` are the start of the first subrun and the end of the last one.
+* `start` and `end` are the start of the first subrun and the end of the last one, rounded
+  outwards to whole milliseconds (the precision of dates in run documents). They are
+  timezone-aware (UTC) datetimes.
 * `livetime` is the sum of the subruns' durations, in **nanoseconds** (a float), without any
   correction for dead time.
 
@@ -195,7 +198,8 @@ md("""
 
 Nothing is stored for the superrun yet. Loading it loads its subruns, one after the other (and
 would first make any subrun data that do not exist). The result is the same as loading the three
-runs one by one:
+runs one by one. (strax 2.2.3 would refuse this: there, only data types whose plugin sets
+`allow_superrun = True` can be loaded for a superrun, and `Records` does not.)
 """)
 
 code("""
@@ -339,13 +343,25 @@ chunk_meta
 """)
 
 md("""
-## Beyond strax
+## Parts of runs, superruns of superruns, and picking rows
+
+strax 2.2.3 accepts both kinds of definition below: time ranges of runs, and superruns as
+subruns. The differences lie in what happens next. In superstrax:
+
+* livetime counts only the selected ranges (strax sums whole runs, or the spans of inner
+  superruns);
+* a superrun's data key follows the runs its inner superruns stand for, so redefining an inner
+  superrun never brings back data stored for its old definition (in strax it can);
+* `time_range`, `seconds_range` and `selection` work on every superrun (strax raises
+  `NotImplementedError`);
+* subruns are kept in time order (strax reads them in name order, so run `'10'` comes before
+  run `'9'`).
 
 ### Superruns made of parts of runs
 
 A subrun does not have to be whole: give a list of `(start, end)` time ranges (ns) instead of
-`'all'`. This superrun holds 5 ns of run `0` and all of run `2`. (We switch
-`write_superruns` off again, so the superruns below are loaded on the fly.) Its livetime counts only what it
+`'all'`. This superrun holds 5 ns of run `0` and all of run `2`. (We switch `write_superruns`
+off again, so the superruns below are loaded on the fly.) Its livetime counts only what it
 contains, and it loads exactly the records that lie fully inside its ranges:
 """)
 
@@ -380,6 +396,23 @@ nested = st.get_array('_nested', 'records')
 run1 = st.get_array('1', 'records')
 assert np.array_equal(nested['time'], np.sort(np.concatenate([part, run1])['time']))
 nested_doc['sub_run_spec'], len(nested)
+""")
+
+md("""
+The key of `_nested`'s data hashes the runs and ranges `_part` stands for, not just the name
+`_part`. Redefine `_part` and `_nested` gets another key, so nothing stored for the old
+definition can be loaded by mistake; define it back and the old key returns:
+""")
+
+code("""
+key_before = st.key_for('_nested', 'records')
+st.define_run('_part', {'0': [(2, 7)]})                  # run 2 left out now
+key_after = st.key_for('_nested', 'records')
+assert key_after != key_before
+assert len(st.get_array('_nested', 'records')) == 5 * 10 + 100
+st.define_run('_part', {'0': [(2, 7)], '2': 'all'})      # as before
+assert st.key_for('_nested', 'records') == key_before
+key_before, key_after
 """)
 
 md("""
