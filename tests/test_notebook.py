@@ -1,10 +1,12 @@
-"""The superruns tutorial notebook runs green in a real Jupyter kernel, with clean outputs;
-progress bars behave in terminals, in notebooks, and when switched off."""
+"""The superruns tutorial notebook runs green in a real Jupyter kernel, with clean outputs that
+match the ones saved in it; progress bars behave in terminals, in notebooks, and when switched
+off."""
 import copy
 import importlib.util
 import os
 import re
 import sys
+import tempfile
 import time
 
 import pytest
@@ -51,6 +53,54 @@ def _problems(nb):
                 if "IProgress not found" in text:
                     problems.append(f"{where}: tqdm's 'IProgress not found' warning")
     return problems
+
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+# What legitimately differs between two executions of the notebook, and its stand-in.
+VARYING = [
+    (re.compile(r"\[\d+:\d\d(?::\d\d)?<[^\]]*\]"), "[<elapsed>]"),     # progress bar times
+    (re.compile(r"\d+(?:\.\d+)?\s?(?:it/s|s/it)\b"), "<rate>"),
+    (re.compile(r"(['\"]writing_(?:started|ended)['\"]:\s*)[-+.\deE]+"), r"\1<time>"),
+    (re.compile(r"(['\"]filesize['\"]:\s*)\d+"), r"\1<bytes>"),   # depends on the c-blosc build
+    (re.compile(r" at 0x[0-9a-fA-F]+"), " at 0x<address>"),
+    (re.compile(r"[^\s'\"]*superruns-tutorial-[\w.]+"), "<workdir>"),
+    (re.compile(re.escape(tempfile.gettempdir()) + r"[^\s'\"]*"), "<tmp>"),
+]
+
+
+def _normalised(text):
+    for pattern, stand_in in VARYING:
+        text = pattern.sub(stand_in, text)
+    return text
+
+
+def _shown(nb):
+    """Per code cell, what a reader sees: each stream's text (however the kernel split it into
+    messages) and the text/plain of results and displays, with VARYING parts masked."""
+    shown = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outs, streams = [], {}
+        for out in cell.outputs:
+            kind = out.get("output_type")
+            if kind == "stream":
+                kind = "stream " + out.get("name", "")
+                if kind in streams:
+                    i = streams[kind]
+                    outs[i] = (kind, outs[i][1] + out.get("text", ""))
+                else:
+                    streams[kind] = len(outs)
+                    outs.append((kind, out.get("text", "")))
+            elif kind in ("execute_result", "display_data"):
+                data = out.get("data") or {}
+                text = "<widget>" if WIDGET_MIME in data else data.get("text/plain", "")
+                outs.append((kind, text if isinstance(text, str) else "".join(text)))
+            elif kind == "error":
+                outs.append((kind, out.get("ename", "") + ": " + out.get("evalue", "")))
+        shown.append((cell.source, [(kind, _normalised(text)) for kind, text in outs]))
+    return shown
 
 
 def _progress_outputs(nb):
@@ -104,6 +154,13 @@ def test_tutorial_notebook_runs_green_with_clean_outputs(nbformat, isolated_jupy
     assert any("Loading _superrun_test records" in t for t in bar), \
         f"the progress cell should show a bar, got {bar}"
     assert not (tmp_path / "strax_data").exists(), "the notebook should work in its own folder"
+    # Saved outputs must be what the saved code gives now: stale outputs fail here.
+    assert len(_shown(nb)) == len(_shown(saved))
+    for (source, fresh), (_, kept) in zip(_shown(nb), _shown(saved)):
+        assert fresh == kept, (
+            f"the saved outputs of the cell starting {source.splitlines()[0]!r} are stale: "
+            f"run python docs/tutorials/build_superruns_notebook.py\n"
+            f"saved: {kept}\nnow:   {fresh}")
 
 
 def test_saved_notebook_has_clean_outputs_and_matches_its_builder(nbformat):
