@@ -368,7 +368,8 @@ class Rechunker:
         self._max_end = None      # running max endtime of every row received
         self._last = None
 
-    def _target_rows(self, chunk):
+    def target_rows(self, chunk):
+        """How many rows of chunk's dtype make up the target size (at least one)."""
         mb = self.target_size_mb if self.target_size_mb is not None else chunk.target_size_mb
         itemsize = chunk.dtype.itemsize
         return max(1, int(mb * 1e6) // itemsize) if itemsize else np.iinfo(np.int64).max
@@ -388,7 +389,7 @@ class Rechunker:
                 self._gap_times.append(times[keep])
         self._pending.append(chunk)
         self._rows += len(chunk)
-        target = self._target_rows(chunk)
+        target = self.target_rows(chunk)
         if self._rows <= target or not self._gap_rows:
             return []
         return self._emit(target)

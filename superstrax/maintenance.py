@@ -358,9 +358,7 @@ def rechunk(path, key, target_mb):
         nonlocal rows, oversized
         saver.save(chunk)
         rows += len(chunk)
-        itemsize = chunk.dtype.itemsize
-        # As the Rechunker counts its target: whole rows of target_mb MB, at least one.
-        if itemsize and len(chunk) > max(1, int(target_mb * 1e6) // itemsize):
+        if len(chunk) > rechunker.target_rows(chunk):
             oversized += 1
 
     try:
