@@ -9,7 +9,7 @@ from .lineage import is_superrun_id
 
 
 def _nests(doc):
-    return any(is_superrun_id(r) for r in doc["sub_run_spec"])
+    return any(is_superrun_id(r) for r in doc.get("sub_run_spec") or ())
 
 
 class RunRegistry:
@@ -33,7 +33,18 @@ class RunRegistry:
             self._docs.pop(run_id, None)
 
     def metadata(self, run_id, projection=None):
-        return runs.run_metadata(self.ctx.storage, run_id, projection=projection)
+        doc = runs.run_metadata(self.ctx.storage, run_id, projection=projection)
+        if is_superrun_id(run_id) and _nests(doc):
+            # Inner superruns may have been redefined since this document was written: its
+            # span and livetime are those of what it resolves to now.
+            try:
+                live = superruns.span_fields(superruns.resolve(self.doc, str(run_id),
+                                                               doc["sub_run_spec"]))
+            except SuperrunError:
+                return doc     # loading it will say what no longer resolves
+            doc = {**doc, **{k: v for k, v in live.items()
+                             if projection is None or k in projection}}
+        return doc
 
     def _stamp(self, run_id):
         """Which file holds the run document now, and its modification stamp."""

@@ -32,6 +32,12 @@ def from_ns(ns):
 _MS = 1_000_000
 
 
+def span_fields(resolved):
+    """start, end (dates) and livetime (ns, float) of a superrun's resolved SubrunSpecs."""
+    start, end = bounds_as_dates(min(s.start for s in resolved), max(s.end for s in resolved))
+    return {"start": start, "end": end, "livetime": float(sum(s.livetime for s in resolved))}
+
+
 def bounds_as_dates(start_ns, end_ns):
     """Run-document dates covering [start_ns, end_ns): documents keep milliseconds, so the
     start is rounded down and the end up, and the data always lies inside them."""
@@ -291,9 +297,7 @@ def superrun_document(run_doc, name, data, from_run=None):
         "name": name,
         "sub_run_spec": {r: (spec[r] if spec[r] == "all" else [list(x) for x in spec[r]])
                          for r in ordered},
-        **dict(zip(("start", "end"), bounds_as_dates(min(s.start for s in resolved),
-                                                     max(s.end for s in resolved)))),
-        "livetime": float(sum(s.livetime for s in resolved)),
+        **span_fields(resolved),
     }
     docs = [run_doc(s.run_id) for s in resolved]
     for field in GATHERED_FIELDS:

@@ -197,8 +197,12 @@ def test_redefining_an_inner_superrun_never_serves_stale_data(st, three):
     st.make("_ab", "records")
     assert st.is_stored("_ab", "records")
     # _ab's own document is unchanged, but what it contains is not
+    livetime = st.run_metadata("_ab")["livetime"]
     st.define_run("_a", ["0"])
     assert st.run_metadata("_ab")["sub_run_spec"] == {"_a": "all", "2": "all"}
+    # its span and livetime follow what it contains now
+    assert st.run_metadata("_ab")["livetime"] == livetime - _span(st, "1")
+    assert st.run_metadata("_ab")["livetime"] == _span(st, "0") + _span(st, "2")
     assert not st.is_stored("_ab", "records")
     got = st.get_array("_ab", "records")
     np.testing.assert_array_equal(got, np.concatenate([st.get_array(r, "records")
