@@ -1,6 +1,6 @@
 """Looking after a DataDirectory on disk: what it holds, defining superruns in it and
 rewriting stored data with another chunk size (reading everything back against its metadata
-is superstrax.verification, re-exported here).
+is superstrax.verification).
 
 The `superstrax` command line is a thin layer over these functions; they return plain
 objects and raise errors instead of printing, so they can be used from Python as well.
@@ -25,14 +25,6 @@ _RUN_DOC_SUFFIX = RUN_METADATA_PATTERN % ""          # "-metadata.json"
 REPLACED_MARK = ".replaced-"                         # FileSaver's aside copy during a swap
 # Metadata a rewrite must not inherit: the saver records these afresh for the new copy.
 _PER_WRITE_FIELDS = ("chunks", "start", "end", "writing_started", "writing_ended", "exception")
-
-
-def __getattr__(name):
-    # verify and check_folder live in superstrax.verification (which imports this module).
-    if name in ("verify", "check_folder", "FolderReport"):
-        from . import verification
-        return getattr(verification, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class InputError(SuperstraxError):
