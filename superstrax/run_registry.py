@@ -9,7 +9,7 @@ from .lineage import is_superrun_id
 
 
 def _nests(doc):
-    return any(is_superrun_id(r) for r in doc.get("sub_run_spec") or ())
+    return superruns.contains_superruns(doc.get("sub_run_spec"))
 
 
 class RunRegistry:
@@ -65,7 +65,8 @@ class RunRegistry:
         if stamp is not None and cached is not None and cached[0] == stamp:
             return cached[1]
         doc = self.metadata(run_id)
-        if stamp is not None:
+        # A superrun of superruns has live span and livetime (see metadata): not cached.
+        if stamp is not None and not _nests(doc):
             self._docs[run_id] = (stamp, doc)
         return doc
 

@@ -221,12 +221,17 @@ def _check_inside(ranges, start, end, superrun_id, what):
                 f"from {start} to {end} ns; choose ranges inside it")
 
 
+def contains_superruns(sub_run_spec):
+    """Whether a sub_run_spec names superruns, whose own definitions may change later."""
+    return any(is_superrun_id(r) for r in sub_run_spec or ())
+
+
 def key_spec(sub_run_spec, resolve_specs):
     """What the key of superrun data hashes: its sub_run_spec, as strax does; for a superrun
     that contains superruns, the regular runs and ranges they resolve to, since an inner
     superrun can be redefined without this document changing. resolve_specs() gives the
     resolved SubrunSpecs."""
-    if any(is_superrun_id(r) for r in sub_run_spec):
+    if contains_superruns(sub_run_spec):
         return resolved_spec(resolve_specs())
     return sub_run_spec
 

@@ -203,6 +203,8 @@ def test_redefining_an_inner_superrun_never_serves_stale_data(st, three):
     # its span and livetime follow what it contains now
     assert st.run_metadata("_ab")["livetime"] == livetime - _span(st, "1")
     assert st.run_metadata("_ab")["livetime"] == _span(st, "0") + _span(st, "2")
+    assert st._run_doc("_ab")["end"] == st.run_metadata("2")["end"]     # not a cached copy
+    assert st._run_doc("_ab")["livetime"] == _span(st, "0") + _span(st, "2")
     assert not st.is_stored("_ab", "records")
     got = st.get_array("_ab", "records")
     np.testing.assert_array_equal(got, np.concatenate([st.get_array(r, "records")
