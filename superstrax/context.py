@@ -1,5 +1,5 @@
 """Context: the facade users talk to. It holds plugins, configuration and storage, and wires
-lineage, planning, processing, superruns and the run registry together."""
+lineage, planning, the executor, superruns and the run registry together."""
 import copy
 import fnmatch
 import warnings

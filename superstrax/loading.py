@@ -8,11 +8,11 @@ import warnings
 
 import numpy as np
 
-from . import output, processing, superruns
+from . import executor, output, superruns
 from .errors import InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
 from .lineage import is_superrun_id
 from .planning import LoadNode, Planner, walk
-from .processing import Processor
+from .executor import Processor
 from .progress import with_progress
 
 # Loading options that select rows or columns: with any of them the result's size is unknown
@@ -188,7 +188,7 @@ def load_array(ctx, run_id, targets, save=(), **kwargs):
                                       combining=kwargs.get("combining", False))
         except Exception:      # iter_chunks raises the same error, with all of its context
             plan = None
-        arena = processing.arena_for(plan) if plan is not None else None
+        arena = executor.arena_for(plan) if plan is not None else None
     chunks = [c.data for c in iter_chunks(ctx, run_id, targets, save=save, _plan=plan,
                                           _arena=arena, **loading_args(kwargs))]
     if arena is not None and arena.full:

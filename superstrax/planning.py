@@ -1,7 +1,7 @@
 """Planning: for (run, targets), decide what is loaded, computed, chained and saved.
 
 A plan is a small graph of nodes. Planning reads metadata (what is stored where) but never
-data; processing.py turns the graph into a stream of chunks.
+data; executor.py turns the graph into a stream of chunks.
 """
 from dataclasses import dataclass, field
 

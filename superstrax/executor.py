@@ -1,4 +1,7 @@
-"""Processing: turn a plan into one stream of chunks; savers are sinks along the way.
+"""Executor: turn a plan into one stream of chunks; savers are sinks along the way.
+
+(strax's `strax.processing` is a package of array algorithms; the executor has its own name so
+that `superstrax.processing` can be that package.)
 
 Streams are built eagerly (every consumer of a shared node is registered before the first
 chunk is pulled) and run lazily: nothing is read or computed until the caller iterates.
