@@ -156,7 +156,7 @@ class Context:
         new.config = copy.deepcopy(self.config) if deep_copy else dict(self.config)
         new.context_config = dict(self.context_config)
         new._plugin_class_registry = dict(self._plugin_class_registry)
-        new._resolver, new._registry = None, RunRegistry(new)
+        new._resolver, new._registry = None, RunRegistry(new, self._registry._docs)
         if context_config:
             new.set_context_config(context_config)
         if config:
@@ -307,9 +307,8 @@ class Context:
     # --- storage -------------------------------------------------------------------------------
     def _frontends_for(self, key):
         for fe in self.storage:
-            if getattr(key, "is_superrun", False) and not getattr(fe, "provide_superruns", False):
-                continue
-            yield fe
+            if fe.can_hold(key):
+                yield fe
 
     def _find_frontend(self, key):
         for fe in self._frontends_for(key):
@@ -322,7 +321,7 @@ class Context:
             if not self.context_config.get("write_superruns") or key.combining:
                 return None
         for fe in self._frontends_for(key):
-            if not getattr(fe, "readonly", False):
+            if not fe.readonly:
                 return fe
         return None
 

@@ -143,7 +143,7 @@ class Planner:
         if not self.ctx.context_config.get("storage_converter"):
             return node
         for fe in self.ctx._frontends_for(key):
-            if fe is frontend or getattr(fe, "readonly", False) or fe.is_stored(key):
+            if fe is frontend or fe.readonly or fe.is_stored(key):
                 continue
             if key.is_superrun and not self.ctx.context_config.get("write_superruns"):
                 continue

@@ -1,7 +1,5 @@
 """The runs a context knows: run documents from its storage (cached while their files do not
 change), superrun definitions resolved to regular runs, and run listings."""
-import os
-
 from . import runs, superruns
 from .errors import RunMetadataNotAvailable, SuperrunError
 from .hashing import deterministic_hash
@@ -15,9 +13,11 @@ def _nests(doc):
 class RunRegistry:
     """Run documents and superrun specs of one context's storage."""
 
-    def __init__(self, context):
+    def __init__(self, context, documents=None):
         self.ctx = context
-        self._docs = {}
+        # run_id -> (stamp, document); the stamp names the frontends asked, so contexts with
+        # other storage can share this dict (new_context does) without mixing documents.
+        self._docs = {} if documents is None else documents
         self._specs = {}
         self._key_parts = {}
 
@@ -33,7 +33,15 @@ class RunRegistry:
             self._docs.pop(run_id, None)
 
     def metadata(self, run_id, projection=None):
-        doc = runs.run_metadata(self.ctx.storage, run_id, projection=projection)
+        """A copy of run_id's document (only the fields in projection, if given)."""
+        doc = self.doc(run_id)
+        if projection is not None:
+            projection = (projection,) if isinstance(projection, str) else projection
+            return {k: v for k, v in doc.items() if k in projection}
+        return dict(doc)
+
+    def _read(self, run_id):
+        doc = runs.run_metadata(self.ctx.storage, run_id)
         if is_superrun_id(run_id) and _nests(doc):
             # Inner superruns may have been redefined since this document was written: its
             # span and livetime are those of what it resolves to now.
@@ -42,20 +50,20 @@ class RunRegistry:
                                                                doc["sub_run_spec"]))
             except SuperrunError:
                 return doc     # loading it will say what no longer resolves
-            doc = {**doc, **{k: v for k, v in live.items()
-                             if projection is None or k in projection}}
+            doc = {**doc, **live}
         return doc
 
     def _stamp(self, run_id):
-        """Which file holds the run document now, and its modification stamp."""
+        """The version of run_id's document in every frontend that stores run documents
+        (StorageFrontend.run_document_version); None if one of them cannot tell."""
+        stamp = []
         for fe in self.ctx.storage:
-            if getattr(fe, "provide_run_metadata", False) and hasattr(fe, "_run_meta_path"):
-                try:
-                    st = os.stat(fe._run_meta_path(run_id))
-                    return (id(fe), st.st_mtime_ns, st.st_size)
-                except (OSError, ValueError):
-                    continue
-        return None
+            if fe.stores_run_documents:
+                version = fe.run_document_version(run_id)
+                if version is None:
+                    return None
+                stamp.append((fe, version))
+        return tuple(stamp)
 
     def doc(self, run_id):
         """The run document of run_id; read again only when its file changed."""
@@ -64,7 +72,7 @@ class RunRegistry:
         cached = self._docs.get(run_id)
         if stamp is not None and cached is not None and cached[0] == stamp:
             return cached[1]
-        doc = self.metadata(run_id)
+        doc = self._read(run_id)
         # A superrun of superruns has live span and livetime (see metadata): not cached.
         if stamp is not None and not _nests(doc):
             self._docs[run_id] = (stamp, doc)
@@ -111,8 +119,7 @@ class RunRegistry:
 
     def define(self, name, data, from_run=None):
         """Write the run document of a superrun to the first storage that can define runs."""
-        frontend = next((fe for fe in self.ctx.storage
-                         if getattr(fe, "can_define_runs", False)), None)
+        frontend = next((fe for fe in self.ctx.storage if fe.can_define_runs), None)
         if frontend is None:
             raise SuperrunError(
                 f"Cannot define superrun {name}: no storage can store run documents. Add a "
@@ -121,7 +128,7 @@ class RunRegistry:
         for fe in self.ctx.storage[:self.ctx.storage.index(frontend)]:
             # run_metadata reads the first document it finds: one in an earlier storage would
             # hide the new definition.
-            if not getattr(fe, "provide_run_metadata", False):
+            if not fe.stores_run_documents:
                 continue
             try:
                 fe.run_metadata(doc["name"], projection=["name"])

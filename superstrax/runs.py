@@ -16,7 +16,7 @@ def run_metadata(frontends, run_id, projection=None):
     """The run document of run_id from the first frontend that provides run metadata."""
     tried = []
     for fe in frontends:
-        if not getattr(fe, "provide_run_metadata", False):
+        if not fe.stores_run_documents:
             continue
         try:
             return fe.run_metadata(str(run_id), projection=projection)

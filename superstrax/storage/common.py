@@ -5,12 +5,13 @@ import functools
 import json
 import time
 import traceback
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ..chunk import Chunk
-from ..errors import (ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
+from ..errors import (ChunkError, DataCorrupted, DataNotAvailable, InvalidConfiguration,
                       RunMetadataNotAvailable, SuperstraxError)
 from ..hashing import deterministic_hash
 from ..kernels import endtimes
@@ -142,7 +143,7 @@ class Arena:
         return self.used == len(self.array)
 
 
-class Saver:
+class Saver(ABC):
     """Writes the chunks of one key, then its completed metadata.
 
     Subclasses say where bytes go (_save_chunk, _write_metadata) and how a finished write is
@@ -156,7 +157,7 @@ class Saver:
         self.closed = False
         self._write_metadata()
 
-    def save(self, chunk, chunk_i=None):
+    def save(self, chunk: Chunk, chunk_i: int | None = None) -> None:
         if self.closed:
             raise SuperstraxError(f"saver for {self.md.get('run_id')}/{self.md.get('data_type')} "
                                   f"is already closed")
@@ -170,7 +171,7 @@ class Saver:
         self.md["chunks"].append(info)
         self._write_metadata()
 
-    def close(self, exception=None, discard=False):
+    def close(self, exception: BaseException | None = None, discard: bool = False) -> None:
         """Finish the write; with an exception it is kept as a failed write, and with
         discard=True (the caller stopped reading on purpose) what was written is removed."""
         if self.closed:
@@ -189,31 +190,38 @@ class Saver:
         self._write_metadata()
         self._finish(failed=exception is not None)
 
+    @abstractmethod
     def _save_chunk(self, data, chunk_i):
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def _write_metadata(self):
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def _finish(self, failed):
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def _discard(self):
-        raise NotImplementedError
+        """See the class docstring."""
 
 
-class StorageBackend:
+class StorageBackend(ABC):
     """Reads and writes the data of backend keys (for files: folder paths)."""
 
-    def get_metadata(self, backend_key):
-        raise NotImplementedError
+    @abstractmethod
+    def get_metadata(self, backend_key) -> dict:
+        """The data metadata of backend_key (strax's fields, with 'chunks')."""
 
-    def read_chunk(self, backend_key, md, chunk_info, dtype, out=None):
+    @abstractmethod
+    def read_chunk(self, backend_key, md: dict, chunk_info: dict, dtype: np.dtype,
+                   out: np.ndarray | None = None) -> np.ndarray:
         """The rows of one chunk; decoded into `out` (n rows of dtype) when given."""
-        raise NotImplementedError
 
-    def saver(self, backend_key, metadata):
-        raise NotImplementedError
+    @abstractmethod
+    def saver(self, backend_key, metadata: dict) -> "Saver":
+        """A Saver that writes to backend_key."""
 
     def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2,
                     arena=None):
@@ -281,71 +289,191 @@ def _overlaps(info, time_range):
     return info["end"] > t0 and info["start"] < t1
 
 
-class StorageFrontend:
-    """Finds keys in one storage and hands out loaders and savers for them."""
+class StorageFrontend(ABC):
+    """Finds keys in one storage and hands out loaders and savers for them.
 
-    provide_run_metadata = False
-    provide_superruns = False
-    can_define_runs = False
-    readonly = False
+    How to write a frontend (docs/internals.md has the long version):
 
-    def __init__(self, readonly=False, provide_run_metadata=None, provide_superruns=None):
-        self.readonly = readonly
+    - Declare what it can hold with the capability attributes below (class attributes or
+      constructor arguments): `stores_data`, `stores_run_documents`, `stores_superruns`, and
+      `readonly` (it writes nothing). strax's names `provide_run_metadata` and
+      `provide_superruns` are the same flags under their old names, also as class attributes
+      of a subclass.
+    - Data: implement `_find(key)` -> (backend, backend_key) of *complete* data, raising
+      `DataNotAvailable` otherwise, and `_writable(key)` -> (backend, backend_key) to write
+      to. The backend (a `StorageBackend`) reads metadata and chunks and hands out a `Saver`,
+      which must make a write visible to `_find` only once it is complete.
+    - Run documents (when `stores_run_documents`): implement `_read_run_document(run_id)`
+      (raise `RunMetadataNotAvailable` when absent), `_write_run_document(run_id, doc)` and
+      `scan_runs(store_fields)`. The run registry of a context caches documents by
+      `run_document_version(run_id)`; writes through `write_run_metadata` bump it for you.
+      A frontend whose documents can change behind its back (files other programs write)
+      overrides `run_document_version` with a token of its own (DataDirectory: the file's
+      modification time and size), or calls `run_document_changed(run_id)` when it learns of
+      a change.
+    - Check it: subclass `superstrax.testing.FrontendConformance` in a test and give it a
+      `make_frontend(tmp_path)`.
+
+    `find` is not final: a frontend may implement strax's own finding protocol on top.
+    """
+
+    #: It holds data (False for a frontend that only serves run documents).
+    stores_data: bool = True
+    #: It holds run documents (strax: provide_run_metadata).
+    stores_run_documents: bool = False
+    #: It holds data of superruns (strax: provide_superruns).
+    stores_superruns: bool = False
+    #: It writes nothing: no data, no run documents.
+    readonly: bool = False
+
+    _OLD_NAMES = {"provide_run_metadata": "stores_run_documents",
+                  "provide_superruns": "stores_superruns"}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # strax-style subclasses set the old names as class attributes: read them as the
+        # capabilities they are, so the two spellings can never disagree.
+        for old, new in cls._OLD_NAMES.items():
+            if old in cls.__dict__ and not isinstance(cls.__dict__[old], property):
+                setattr(cls, new, bool(cls.__dict__[old]))
+                delattr(cls, old)
+
+    def __init__(self, readonly: bool = False, provide_run_metadata: bool | None = None,
+                 overwrite: str = "if_broken", take_only=(), exclude=(),
+                 provide_superruns: bool | None = None):
+        self.readonly = bool(readonly)
         if provide_run_metadata is not None:
-            self.provide_run_metadata = provide_run_metadata
+            self.stores_run_documents = bool(provide_run_metadata)
         if provide_superruns is not None:
-            self.provide_superruns = provide_superruns
+            self.stores_superruns = bool(provide_superruns)
+        # strax's arguments, kept for frontends that implement its finding rules
+        self.overwrite = overwrite
+        self.take_only = (take_only,) if isinstance(take_only, str) else tuple(take_only)
+        self.exclude = (exclude,) if isinstance(exclude, str) else tuple(exclude)
         self.backends = []
+        self._run_document_versions = {}
+
+    # strax's names of two capabilities
+    @property
+    def provide_run_metadata(self) -> bool:
+        return self.stores_run_documents
+
+    @provide_run_metadata.setter
+    def provide_run_metadata(self, value):
+        self.stores_run_documents = bool(value)
+
+    @property
+    def provide_superruns(self) -> bool:
+        return self.stores_superruns
+
+    @provide_superruns.setter
+    def provide_superruns(self, value):
+        self.stores_superruns = bool(value)
+
+    @property
+    def can_define_runs(self) -> bool:
+        """It can store a new run document (superrun definitions are written to it)."""
+        return self.stores_run_documents and not self.readonly
+
+    def can_hold(self, key: "DataKey") -> bool:
+        """Whether data of key can be stored here at all (by capability, not by content)."""
+        return self.stores_data and (not key.is_superrun or self.stores_superruns)
+
+    def can_write(self, key: "DataKey") -> bool:
+        return self.can_hold(key) and not self.readonly
 
     # --- finding ----------------------------------------------------------------------------
-    def _find(self, key):
+    @abstractmethod
+    def _find(self, key: "DataKey"):
         """(backend, backend_key) of complete data for key, or raise DataNotAvailable."""
-        raise NotImplementedError
 
-    def find(self, key, write=False):
-        if key.is_superrun and not self.provide_superruns:
-            raise DataNotAvailable(f"{self} does not store superrun data ({key})")
+    def _writable(self, key: "DataKey"):
+        """(backend, backend_key) to write key's data to."""
+        raise DataNotAvailable(f"{self!r} cannot write data ({key}): it implements no _writable")
+
+    def find(self, key: "DataKey", write: bool = False):
+        if not self.can_hold(key):
+            what = "superrun data" if key.is_superrun else "data"
+            raise DataNotAvailable(f"{self!r} does not store {what} ({key})")
         if write:
             if self.readonly:
-                raise DataNotAvailable(f"{self} is readonly; cannot write {key}")
+                raise DataNotAvailable(f"{self!r} is readonly; cannot write {key}")
             return self._writable(key)
         return self._find(key)
 
-    def is_stored(self, key):
+    def is_stored(self, key: "DataKey") -> bool:
         try:
             self.find(key)
             return True
         except DataNotAvailable:
             return False
 
-    def find_several(self, keys):
+    def find_several(self, keys) -> list:
         return [self.is_stored(k) for k in keys]
 
-    def get_metadata(self, key):
+    def get_metadata(self, key: "DataKey") -> dict:
         backend, backend_key = self.find(key)
         return backend.get_metadata(backend_key)
 
-    def loader(self, key, time_range=None, chunk_numbers=None, arena=None):
+    def loader(self, key: "DataKey", time_range=None, chunk_numbers=None, arena=None):
         """A generator of the stored chunks of key (only those touching time_range if given)."""
         backend, backend_key = self.find(key)
         return backend.iter_chunks(backend_key, time_range=time_range,
                                    chunk_numbers=chunk_numbers, arena=arena)
 
-    def saver(self, key, metadata):
+    def saver(self, key: "DataKey", metadata: dict) -> "Saver":
         backend, backend_key = self.find(key, write=True)
         return backend.saver(backend_key, metadata)
 
-    def _writable(self, key):
-        raise NotImplementedError
-
     # --- run documents ---------------------------------------------------------------------
-    def run_metadata(self, run_id, projection=None):
-        raise RunMetadataNotAvailable(f"{self} does not provide run metadata")
+    def run_metadata(self, run_id: str, projection=None) -> dict:
+        """The run document of run_id (only the fields in projection, if given)."""
+        if not self.stores_run_documents:
+            raise RunMetadataNotAvailable(f"{self!r} does not store run documents "
+                                          f"(provide_run_metadata=False); run {run_id} is not here")
+        doc = self._read_run_document(str(run_id))
+        if projection is not None:
+            projection = (projection,) if isinstance(projection, str) else projection
+            doc = {k: v for k, v in doc.items() if k in projection}
+        return doc
 
-    def write_run_metadata(self, run_id, metadata):
-        raise DataExistsError(f"{self} cannot store run documents")
+    def write_run_metadata(self, run_id: str, metadata: dict) -> None:
+        """Store the run document of run_id (replacing any there) and say it changed."""
+        if not self.stores_run_documents:
+            raise InvalidConfiguration(
+                f"{self!r} does not store run documents (provide_run_metadata=False), so the run "
+                f"document of {run_id} cannot be written to it; use a storage created with "
+                f"provide_run_metadata=True")
+        if self.readonly:
+            raise InvalidConfiguration(f"{self!r} is readonly; cannot write the run document of "
+                                       f"{run_id}")
+        self._write_run_document(str(run_id), dict(metadata))
+        self.run_document_changed(run_id)
+
+    def _read_run_document(self, run_id: str) -> dict:
+        raise RunMetadataNotAvailable(f"{self!r} implements no way to read run documents")
+
+    def _write_run_document(self, run_id: str, doc: dict) -> None:
+        raise InvalidConfiguration(f"{self!r} implements no way to write run documents")
+
+    def run_document_version(self, run_id: str):
+        """A token that changes whenever run_id's document here changes, or None when none
+        can be given (the document is then read on every use).
+
+        The run registry keeps a document only while this token stays the same. The default
+        is a counter bumped by run_document_changed, so it only knows of changes this
+        frontend was told about; it is None for a run it was never told of.
+        """
+        return vars(self).get("_run_document_versions", {}).get(str(run_id))
+
+    def run_document_changed(self, run_id: str) -> None:
+        """The hook through which a frontend says run_id's document was written or removed,
+        so that cached copies are dropped."""
+        versions = vars(self).setdefault("_run_document_versions", {})
+        versions[str(run_id)] = versions.get(str(run_id), 0) + 1
 
     def scan_runs(self, store_fields=()):
+        """An iterator of run documents (only the name and store_fields of each)."""
         return iter(())
 
     def __repr__(self):

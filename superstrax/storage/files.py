@@ -15,9 +15,6 @@ import os
 import shutil
 import uuid
 
-from bson import json_util
-from bson.json_util import JSONOptions
-
 from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, RunMetadataNotAvailable,
                       SuperstraxError)
 from .common import Saver, StorageBackend, StorageFrontend, dump_metadata, parse_dtype
@@ -25,8 +22,22 @@ from .io import load_file, save_file
 
 RUN_METADATA_PATTERN = "%s-metadata.json"
 TEMP_SUFFIX = "_temp"
-# Run documents keep their datetimes timezone-aware (UTC), as the seed tutorial shows them.
-_READ_OPTIONS = JSONOptions(tz_aware=True, tzinfo=datetime.timezone.utc)
+
+
+def _json_util():
+    """bson's JSON helpers, which write and read run-document dates as strax does ({"$date":
+    ...}); imported on first use of a run document, so data alone needs no pymongo."""
+    try:
+        from bson import json_util
+    except ImportError:
+        raise ImportError("Run documents store dates in MongoDB's JSON format, which needs "
+                          "the 'pymongo' package: pip install pymongo") from None
+    return json_util
+
+
+def _read_options():
+    # Run documents keep their datetimes timezone-aware (UTC), as the seed tutorial shows them.
+    return _json_util().JSONOptions(tz_aware=True, tzinfo=datetime.timezone.utc)
 # Nested dicts in run documents are flattened with '.', except these (strax does the same).
 _KEEP_NESTED = ("strax_defaults", "sub_run_spec", "tags")
 
@@ -172,7 +183,7 @@ def _flatten(doc, prefix=""):
 class DataDirectory(StorageFrontend):
     """Data and run documents in one local directory, laid out as strax 2.x lays them out."""
 
-    provide_superruns = True
+    stores_superruns = True
 
     def __init__(self, path=".", provide_run_metadata=False, readonly=False, deep_scan=False,
                  **kwargs):
@@ -186,10 +197,6 @@ class DataDirectory(StorageFrontend):
         self.backends = [FileSystemBackend()]
         if not readonly:
             os.makedirs(self.path, exist_ok=True)
-
-    @property
-    def can_define_runs(self):
-        return self.provide_run_metadata and not self.readonly
 
     def __repr__(self):
         return f"DataDirectory({self.path!r})"
@@ -248,6 +255,14 @@ class DataDirectory(StorageFrontend):
         _check_no_path_separator(str(run_id), RunMetadataNotAvailable)
         return os.path.join(self.path, RUN_METADATA_PATTERN % run_id)
 
+    def run_document_version(self, run_id):
+        """The document file's modification time and size: other programs write these files."""
+        try:
+            st = os.stat(self._run_meta_path(str(run_id)))
+        except (OSError, RunMetadataNotAvailable):
+            return "absent"
+        return (st.st_mtime_ns, st.st_size)
+
     def run_metadata(self, run_id, projection=None):
         path = self._run_meta_path(str(run_id))
         if not os.path.exists(path):
@@ -261,9 +276,10 @@ class DataDirectory(StorageFrontend):
     @staticmethod
     def _read_run_doc(path):
         try:
+            json_util, options = _json_util(), _read_options()
             with open(path) as f:
                 doc = json.loads(f.read(), object_hook=lambda d: json_util.object_hook(
-                    d, json_options=_READ_OPTIONS))
+                    d, json_options=options))
         except ValueError as e:
             raise RunMetadataNotAvailable(f"Run document {path} is not valid JSON ({e}); fix or "
                                           f"rewrite it") from e
@@ -281,7 +297,7 @@ class DataDirectory(StorageFrontend):
         # Top-level keys sorted as strax writes them; nested order kept, so sub_run_spec stays
         # in subrun start order on disk.
         doc = {k: doc[k] for k in sorted(doc)}
-        text = json.dumps(doc, indent=4, default=json_util.default)
+        text = json.dumps(doc, indent=4, default=_json_util().default)
         os.makedirs(self.path, exist_ok=True)
         _write_atomically(self._run_meta_path(run_id), text)
 
