@@ -9,6 +9,7 @@ import numpy as np
 
 from . import kernels
 from .errors import CannotSplit, ChunkError
+from .naming import is_superrun_id
 
 DEFAULT_CHUNK_SIZE_MB = 200
 DEFAULT_CHUNK_SPLIT_NS = 1000
@@ -81,7 +82,7 @@ class Chunk:
 
     @property
     def is_superrun(self):
-        return bool(self.subruns) and str(self.run_id).startswith("_")
+        return bool(self.subruns) and is_superrun_id(self.run_id)
 
     @property
     def first_subrun(self):
@@ -258,11 +259,6 @@ def _human_bytes(n):
             return f"{n:.1f} {unit}"
 
 
-def _is_superrun_id(run_id):
-    # Same rule as lineage.is_superrun_id; repeated so chunk.py stays at the bottom layer.
-    return str(run_id).startswith("_")
-
-
 def _clip_subruns(subruns, start, end):
     """The parts of subruns inside [start, end); None if nothing is left.
 
@@ -287,7 +283,7 @@ def _check_joinable(prev, chunk):
                          f"chunks must be of one data type and one run")
     if chunk.dtype != prev.dtype:
         raise ChunkError(f"{where}: cannot join chunks of dtype {prev.dtype} and {chunk.dtype}")
-    if _is_superrun_id(chunk.run_id):
+    if is_superrun_id(chunk.run_id):
         if chunk.start < prev.end:
             raise ChunkError(f"{where}: chunk [{chunk.start}, {chunk.end}) starts before the "
                              f"previous chunk ends at {prev.end}; superrun chunks must be in time order")
@@ -311,7 +307,7 @@ def continuity_check(chunks):
             prev, last_subrun = None, None
         where = f"run {chunk.run_id}, data type {chunk.data_type}"
         if prev is not None:
-            if not _is_superrun_id(chunk.run_id):
+            if not is_superrun_id(chunk.run_id):
                 if chunk.start != prev.end:
                     what = "gap" if chunk.start > prev.end else "overlap"
                     raise ChunkError(

@@ -10,6 +10,7 @@ import warnings
 from types import MappingProxyType
 
 from .errors import InvalidConfiguration
+from .naming import is_superrun_id
 
 
 class _Omitted:
@@ -135,7 +136,7 @@ def resolve_config(plugin_class, context_config, run_id, use_per_run_defaults=Fa
                    run_defaults=None, for_what=None):
     """The option values of plugin_class for run_id, given the context's config dict."""
     run_id = str(run_id)
-    if run_id.startswith("_"):
+    if is_superrun_id(run_id):
         run_id = run_id[1:]
     for_what = for_what or plugin_class.__name__
     result = {}

@@ -10,7 +10,9 @@ import pandas as pd
 from . import config as cfg
 from . import loading, output, runs
 from .errors import DataNotAvailable, InvalidConfiguration, PluginError, SuperrunError
-from .lineage import LineageResolver, is_superrun_id
+from .lineage import LineageResolver
+from .naming import is_superrun_id
+from .naming import check_no_dash
 from .loading import ACCEPTED_GET_KWARGS
 from .planning import LoadNode, OutputNode, Planner
 from .plugins.base import Plugin
@@ -191,9 +193,10 @@ class Context:
         if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
             raise PluginError(f"register() takes Plugin subclasses, got {plugin_class!r}")
         for d in plugin_class.provides_tuple():
-            if not isinstance(d, str) or "-" in d:
+            if not isinstance(d, str):
                 raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
-                                  f"strings without '-'")
+                                  f"strings")
+            check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
         cfg.check_per_run_defaults(plugin_class, self.config,
                                    self.context_config["use_per_run_defaults"])
         for d in plugin_class.provides_tuple():

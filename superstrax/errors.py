@@ -43,3 +43,11 @@ class PluginError(SuperstraxError):
 
 class SuperrunError(SuperstraxError, ValueError):
     """A superrun definition is invalid (names, overlaps, cycles, ranges)."""
+
+
+class InvalidName(SuperstraxError, ValueError):
+    """A run id, superrun name or data type breaks a naming rule (superstrax.naming)."""
+
+
+class InvalidSuperrunName(InvalidName, SuperrunError):
+    """A superrun name breaks a naming rule; also a SuperrunError, as it always was."""

@@ -6,10 +6,7 @@ id, one lineage serves every run; otherwise it is resolved per run (per subrun f
 from . import config as cfg
 from .errors import DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable
 from .hashing import deterministic_hash
-
-
-def is_superrun_id(run_id):
-    return str(run_id).startswith("_")
+from .naming import is_superrun_id  # noqa: F401 (its old home; kept for importers)
 
 
 class LineageResolver:

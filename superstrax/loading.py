@@ -10,7 +10,7 @@ import numpy as np
 
 from . import executor, output, superruns
 from .errors import InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
-from .lineage import is_superrun_id
+from .naming import is_superrun_id
 from .planning import LoadNode, Planner, walk
 from .executor import Processor
 from .progress import with_progress

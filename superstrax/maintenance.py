@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .chunk import DEFAULT_CHUNK_SPLIT_NS, Rechunker
 from .errors import DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, SuperstraxError
 from .hashing import deterministic_hash
-from .lineage import is_superrun_id
+from .naming import is_superrun_id
 from .storage.files import (RUN_METADATA_PATTERN, TEMP_SUFFIX, DataDirectory, FileSaver,
                             FileSystemBackend)
 
@@ -50,7 +50,7 @@ def _run_part(folder_name):
 def _strip_definition_hash(run_part):
     """'_name_<hash>' -> '_name'; a superrun folder without a hash (as strax writes) is kept."""
     base, sep, _ = run_part.rpartition("_")
-    if sep and len(base) > 1 and base.startswith("_"):
+    if sep and len(base) > 1 and is_superrun_id(base):
         return base
     return run_part
 

@@ -6,7 +6,8 @@ data; executor.py turns the graph into a stream of chunks.
 from dataclasses import dataclass, field
 
 from .errors import DataNotAvailable, PluginError
-from .lineage import check_superrun_config, is_superrun_id
+from .lineage import check_superrun_config
+from .naming import is_superrun_id
 from .plugins.base import SaveWhen
 
 

@@ -3,7 +3,7 @@ change), superrun definitions resolved to regular runs, and run listings."""
 from . import runs, superruns
 from .errors import RunMetadataNotAvailable, SuperrunError
 from .hashing import deterministic_hash
-from .lineage import is_superrun_id
+from .naming import is_superrun_id
 
 
 def _nests(doc):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RunMetadataNotAvailable
-from .lineage import is_superrun_id
+from .naming import is_superrun_id
 
 DEFAULT_RUN_FIELDS = ("name", "number", "mode", "source", "tags")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import RunMetadataNotAvailable, SuperrunError
-from .lineage import is_superrun_id
+from .naming import check_superrun_name, is_superrun_id
 from .planning import ChainNode, SaveTarget, SubrunPart
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -271,15 +271,7 @@ GATHERED_FIELDS = ("mode", "source", "tags", "comments")
 
 def superrun_document(run_doc, name, data, from_run=None):
     """The run document of a new superrun; raises SuperrunError on any invalid definition."""
-    if not isinstance(name, str) or not name.startswith("_") or len(name) < 2:
-        raise SuperrunError(f"superrun name {name!r} must be a string starting with '_' "
-                            f"(e.g. '_kr83m_week1'); regular run ids never start with '_'")
-    if "-" in name:
-        raise SuperrunError(f"superrun name {name!r} may not contain '-' (it separates the run, "
-                            f"data type and hash in folder names)")
-    if not all(c.isalnum() or c in "_." for c in name):
-        raise SuperrunError(f"superrun name {name!r} may only hold letters, digits, '_' and "
-                            f"'.', since it names files and folders")
+    check_superrun_name(name)
     spec = normalise_definition(name, data, from_run)
     if not spec:
         raise SuperrunError(f"superrun {name} has no subruns; pass at least one run id")

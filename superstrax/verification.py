@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .errors import DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, SuperstraxError
 from .kernels import endtimes, first_unsorted_index
-from .lineage import is_superrun_id
+from .naming import is_superrun_id
 from .maintenance import (REPLACED_MARK, InputError, _folder_matches_run, _run_doc_names,
                           _run_part, open_directory, replaced_folders)
 from .storage.common import parse_dtype

@@ -15,6 +15,7 @@ from ..errors import (ChunkError, DataCorrupted, DataNotAvailable, InvalidConfig
                       RunMetadataNotAvailable, SuperstraxError)
 from ..hashing import deterministic_hash
 from ..kernels import endtimes
+from ..naming import is_superrun_id
 
 
 class DataKey:
@@ -41,7 +42,7 @@ class DataKey:
 
     @property
     def is_superrun(self):
-        return self.run_id.startswith("_")
+        return is_superrun_id(self.run_id)
 
     @property
     def lineage_hash(self):

@@ -19,6 +19,7 @@ from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, RunMetad
                       SuperstraxError)
 from .common import Saver, StorageBackend, StorageFrontend, dump_metadata, parse_dtype
 from .io import load_file, save_file
+from ..naming import check_no_dash, is_superrun_id
 
 RUN_METADATA_PATTERN = "%s-metadata.json"
 TEMP_SUFFIX = "_temp"
@@ -203,9 +204,7 @@ class DataDirectory(StorageFrontend):
 
     # --- data ------------------------------------------------------------------------------
     def _folder(self, key):
-        if "-" in key.run_id:
-            raise DataNotAvailable(f"Run id {key.run_id!r} contains '-', which a DataDirectory "
-                                   f"cannot store; use another run id")
+        check_no_dash(key.run_id, "run id")
         _check_no_path_separator(key.run_id, DataNotAvailable)
         return os.path.join(self.path, str(key))
 
@@ -289,9 +288,7 @@ class DataDirectory(StorageFrontend):
         if self.readonly:
             raise DataExistsError(f"{self} is readonly; cannot write the run document of {run_id}")
         run_id = str(run_id)
-        if "-" in run_id:
-            raise SuperstraxError(f"Run id {run_id!r} contains '-', which a DataDirectory cannot "
-                                  f"store")
+        check_no_dash(run_id, "run id")
         doc = dict(metadata)
         doc.setdefault("name", run_id)
         # Top-level keys sorted as strax writes them; nested order kept, so sub_run_spec stays
@@ -323,7 +320,7 @@ class DataDirectory(StorageFrontend):
             for name in self.list_keys():
                 run_id = name.split("-")[0]
                 # Superrun folders carry a definition hash; their runs come from run documents.
-                if run_id.startswith("_") or run_id in seen:
+                if is_superrun_id(run_id) or run_id in seen:
                     continue
                 seen.add(run_id)
                 yield {"name": run_id}
