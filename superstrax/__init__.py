@@ -2,7 +2,7 @@
 
 `import superstrax as strax` gives strax's public names; see docs/ for what differs.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
                      InvalidConfiguration, PluginError, RunMetadataNotAvailable, SuperrunError,

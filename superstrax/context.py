@@ -9,35 +9,15 @@ import pandas as pd
 
 from . import config as cfg
 from . import loading, output, runs
-from .errors import DataNotAvailable, InvalidConfiguration, PluginError, SuperrunError
-from .lineage import LineageResolver
-from .naming import is_superrun_id
+from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
+from .errors import InvalidConfiguration, PluginError
 from .naming import check_no_dash
-from .loading import ACCEPTED_GET_KWARGS
-from .planning import LoadNode, OutputNode, Planner
+from .options import (ACCEPTED_GET_KWARGS, CONTEXT_OPTIONS, NO_EFFECT_OPTIONS,
+                      split_call_arguments)
 from .plugins.base import Plugin
-from .run_registry import RunRegistry
 from .progress import make_bar
+from .session import Session
 
-STRAX_FORMAT_VERSION = "2.2.3"
-
-# Context options and their defaults. Options strax has for its own executors are accepted so
-# that strax code moves over unchanged, but they change nothing here (see NO_EFFECT_OPTIONS).
-CONTEXT_OPTIONS = {
-    "use_per_run_defaults": False,
-    "write_superruns": False,
-    "forbid_creation_of": (),
-    "allow_rechunk": True,
-    "check_available": (),
-    "store_run_fields": (),
-    "free_options": (),
-    "apply_data_function": (),
-    "storage_converter": False,
-    "progress_bar": True,
-}
-NO_EFFECT_OPTIONS = {"fuzzy_for", "fuzzy_for_options", "allow_incomplete", "max_messages",
-                     "timeout", "allow_multiprocess", "allow_shm", "allow_lazy", "saver_timeout",
-                     "use_parallel_plugins", "deep_copy"}
 
 class Context:
     """Plugins, configuration and storage of one analysis."""
@@ -48,12 +28,7 @@ class Context:
             storage = []
         elif not isinstance(storage, (list, tuple)):
             storage = [storage]
-        self.storage = list(storage)
-        self.config = {}
-        self.context_config = dict(CONTEXT_OPTIONS)
-        self._plugin_class_registry = {}
-        self._resolver = None
-        self._registry = RunRegistry(self)
+        self._session = Session(list(storage), {}, dict(CONTEXT_OPTIONS), {})
         self.set_context_config(context_config)
         if config:
             # Plugins are registered after their options are set (per-run defaults need
@@ -72,18 +47,24 @@ class Context:
         return (f"Context(storage={self.storage!r}, data types: {shown or 'none'}, "
                 f"{len(self.config)} option(s) set)")
 
-    # --- configuration -----------------------------------------------------------------------
-    def _changed(self):
-        self._resolver = None
-        self._registry.forget()
+    # --- state, kept in the Session the engine is handed ------------------------------------
+    def _state(name, doc):
+        def get(self):
+            return getattr(self._session, name)
 
-    @property
-    def _lineages(self):
-        if self._resolver is None:
-            self._resolver = LineageResolver(self._plugin_class_registry, self.config,
-                                             self.context_config, self.run_metadata,
-                                             self._regular_subruns)
-        return self._resolver
+        def set_(self, value):
+            setattr(self._session, name, value)
+            self._changed()
+        return property(get, set_, doc=doc)
+
+    storage = _state("storage", "The frontends, searched in order (a list)")
+    config = _state("config", "Plugin options set on this context (a dict)")
+    context_config = _state("context_config", "Context options (see superstrax.options)")
+    _plugin_class_registry = _state("plugins", "data type -> plugin class")
+    del _state
+
+    def _changed(self):
+        self._session.changed()
 
     def _known_options(self):
         names = set()
@@ -154,11 +135,10 @@ class Context:
                            **context_config)
         new = Context.__new__(Context)
         new.__dict__.update(self.__dict__)
-        new.storage = list(self.storage) + list(storage)
-        new.config = copy.deepcopy(self.config) if deep_copy else dict(self.config)
-        new.context_config = dict(self.context_config)
-        new._plugin_class_registry = dict(self._plugin_class_registry)
-        new._resolver, new._registry = None, RunRegistry(new, self._registry._docs)
+        new._session = self._session.derived(
+            list(self.storage) + list(storage),
+            copy.deepcopy(self.config) if deep_copy else dict(self.config),
+            dict(self.context_config), dict(self._plugin_class_registry))
         if context_config:
             new.set_context_config(context_config)
         if config:
@@ -174,7 +154,7 @@ class Context:
             wanted, todo = set(), [data_type]
             while todo:
                 d = todo.pop()
-                cls = self._plugin_class(d)
+                cls = self._session.plugin_class(d)
                 if cls not in wanted:
                     wanted.add(cls)
                     todo.extend(cls.depends_on_tuple())
@@ -216,49 +196,9 @@ class Context:
                     and (x.provides is not None or x.depends_on):
                 self.register(x)
 
-    def _plugin_class(self, data_type, run_id=None):
-        return self._lineages.plugin_class(data_type, run_id)
-
-    def _kind_of(self, data_type):
-        cls = self._plugin_class(data_type)
-        kind = cls.kind_of(data_type)
-        if kind is None:
-            kind = self._kind_of(cls.depends_on_tuple()[0])
-        return kind
-
-    def _make_plugin(self, cls, run_id, instances=None):
-        """A set-up plugin instance for run_id, with instances of its dependencies in .deps."""
-        instances = {} if instances is None else instances
-        if (cls, run_id) in instances:
-            return instances[(cls, run_id)]
-        plugin = cls()
-        plugin.run_id = str(run_id)
-        config = self._lineages.config_for(cls, run_id)
-        plugin.config = {k: v for k, v in config.items() if k != "__subrun_dependent__"}
-        plugin.lineage = self._lineages.lineage(run_id, plugin.provides[-1])
-        instances[(cls, run_id)] = plugin
-        plugin._kinds = {d: self._kind_of(d) for d in plugin.provides}
-        plugin.deps = {d: self._make_plugin(self._plugin_class(d, run_id), run_id, instances)
-                       for d in plugin.depends_on}
-        plugin.setup()
-        plugin._resolve_dtypes()
-        return plugin
-
-    def _dtype_of(self, run_id, data_type, parts=None):
-        """The dtype of data_type: from stored metadata when the plan loads it, else the plugin."""
-        import ast
-        for part in parts or ():
-            if isinstance(part.node, LoadNode):
-                md = part.node.frontend.get_metadata(part.node.key)
-                return np.dtype(ast.literal_eval(md["dtype"]))
-            if isinstance(part.node, OutputNode):
-                return part.node.compute.plugin.dtype_for(data_type)
-        if is_superrun_id(run_id):
-            run_id = self._subrun_specs(run_id)[0].run_id
-        return self.get_single_plugin(run_id, data_type).dtype_for(data_type)
-
     def get_single_plugin(self, run_id, data_type):
-        return self._make_plugin(self._plugin_class(data_type, run_id), run_id)
+        run_id = str(run_id)
+        return self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
 
     def provided_dtypes(self):
         return {d: cls for d, cls in self._plugin_class_registry.items()}
@@ -292,94 +232,36 @@ class Context:
 
     # --- lineage and keys ----------------------------------------------------------------------
     def lineage(self, run_id, data_type):
-        return self._lineages.lineage(str(run_id), data_type)
+        return self._session.lineages.lineage(str(run_id), data_type)
 
     def key_for(self, run_id, data_type, combining=False):
         """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
-        from .storage.common import DataKey
-        run_id = str(run_id)
-        lineage = self.lineage(run_id, data_type)
-        if is_superrun_id(run_id):
-            spec, digest = self._registry.key_parts(run_id, combining)
-            return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining,
-                           definition_hash=digest)
-        if combining:
-            raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
-        return DataKey(run_id, data_type, lineage)
+        return self._session.key_for(run_id, data_type, combining=combining)
 
     # --- storage -------------------------------------------------------------------------------
-    def _frontends_for(self, key):
-        for fe in self.storage:
-            if fe.can_hold(key):
-                yield fe
-
-    def _find_frontend(self, key):
-        for fe in self._frontends_for(key):
-            if fe.is_stored(key):
-                return fe
-        return None
-
-    def _writable_frontend(self, key):
-        if getattr(key, "is_superrun", False):
-            if not self.context_config.get("write_superruns") or key.combining:
-                return None
-        for fe in self._frontends_for(key):
-            if not fe.readonly:
-                return fe
-        return None
-
-    def _data_metadata(self, key, cls, dtype, run_id):
-        from . import __version__
-        return {
-            "run_id": str(run_id),
-            "data_type": key.data_type,
-            "data_kind": self._kind_of(key.data_type),
-            "dtype": repr(np.dtype(dtype).descr),
-            "compressor": cls.compressor,
-            "lineage": key.lineage,
-            "lineage_hash": key.lineage_hash,
-            "chunk_target_size_mb": cls.chunk_target_size_mb,
-            "strax_version": STRAX_FORMAT_VERSION,
-            "superstrax_version": __version__,
-        }
-
     def is_stored(self, run_id, target, detailed=False, combining=False, **kwargs):
         """True if target is stored for run_id (for a superrun: stored as superrun data)."""
-        ctx, _ = loading.call_context(self, kwargs, "is_stored")
-        if isinstance(target, (list, tuple)):
-            return all(ctx.is_stored(run_id, t, combining=combining) for t in target)
-        key = ctx.key_for(run_id, target, combining=combining)
-        return ctx._find_frontend(key) is not None
+        ctx, _ = self._for_call(kwargs, "is_stored")
+        targets = target if isinstance(target, (list, tuple)) else (target,)
+        return all(ctx._session.is_stored(run_id, t, combining=combining) for t in targets)
 
     def get_meta(self, run_id, target):
         """The stored metadata of target for run_id."""
-        key = self.key_for(run_id, target)
-        fe = self._find_frontend(key)
-        if fe is None:
-            raise DataNotAvailable(f"{key} is not stored in any frontend; make it first "
-                                   f"(st.make({str(run_id)!r}, {target!r}))")
-        return fe.get_metadata(key)
+        return self._session.get_meta(run_id, target)
 
     get_metadata = get_meta
 
     # --- runs and superruns --------------------------------------------------------------------
     def run_metadata(self, run_id, projection=None):
         """The run document of run_id (a superrun's holds sub_run_spec, start, end, livetime)."""
-        return self._registry.metadata(run_id, projection=projection)
+        return self._session.runs.metadata(run_id, projection=projection)
 
-    # The run registry owns run documents and superrun specs; these names stay because
-    # planning and superruns call them.
+    # For inspection (tests use them): the run registry's document and resolved subruns.
     def _run_doc(self, run_id):
-        return self._registry.doc(run_id)
-
-    def _superrun_doc(self, superrun_id):
-        return self._registry.superrun_doc(superrun_id)
+        return self._session.runs.doc(run_id)
 
     def _subrun_specs(self, superrun_id):
-        return self._registry.subrun_specs(superrun_id)
-
-    def _regular_subruns(self, superrun_id):
-        return self._registry.regular_subruns(superrun_id)
+        return self._session.runs.subrun_specs(superrun_id)
 
     def define_run(self, name, data, from_run=None):
         """Define a superrun: name (starting with '_') and its subruns.
@@ -388,12 +270,12 @@ class Context:
         DataFrame of rows with time and endtime (and run_id, else give from_run), in which case
         the superrun is exactly the time ranges of those rows.
         """
-        self._registry.define(name, data, from_run=from_run)
+        self._session.runs.define(name, data, from_run=from_run)
         self._changed()
 
     def scan_runs(self, store_fields=()):
         fields = tuple(store_fields) + tuple(self.context_config.get("store_run_fields") or ())
-        return self._registry.scan(fields)
+        return self._session.runs.scan(fields)
 
     def select_runs(self, run_mode=None, run_id=None, include_tags=None, exclude_tags=None,
                     available=(), pattern_type="fnmatch", store_fields=(), progress_bar=None,
@@ -402,7 +284,7 @@ class Context:
         self._check_kwargs(kwargs, "select_runs")
         df = self.scan_runs(store_fields)
         if run_mode is not None and len(df):
-            df = self._registry.with_superrun_modes(df)
+            df = self._session.runs.with_superrun_modes(df)
         df = runs.filter_runs(df, run_mode=run_mode, run_id=run_id, include_tags=include_tags,
                               exclude_tags=exclude_tags, pattern_type=pattern_type)
         if isinstance(available, str):
@@ -438,15 +320,26 @@ class Context:
                               UserWarning, stacklevel=3)
 
     def _progress_enabled(self, progress_bar):
-        if progress_bar is None:
-            return bool(self.context_config.get("progress_bar", True))
-        return bool(progress_bar)
+        return self._session.progress_enabled(progress_bar)
+
+    def _for_call(self, kwargs, where):
+        """(context, loading arguments) for one call of get_iter & co.
+
+        A call may carry context settings (config=, register=, storage= or a context option):
+        it then runs in a temporary context made with new_context. Unknown arguments are
+        reported at the caller's line and dropped.
+        """
+        settings, rest, unknown = split_call_arguments(kwargs)
+        for k in unknown:
+            warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
+                          UserWarning, stacklevel=3)
+        return (self.new_context(**settings) if settings else self), rest
 
     def get_components(self, run_id, targets=(), save=(), combining=False):
         """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
         targets = (targets,) if isinstance(targets, str) else tuple(targets)
         save = (save,) if isinstance(save, str) else tuple(save)
-        return Planner(self, targets, save=save, combining=combining).plan(str(run_id))
+        return loading.plan(self._session, run_id, targets, save=save, combining=combining)
 
     def estimate_run_start_and_end(self, run_id, targets=None):
         """(start, end) of a run in ns since the epoch, floored to whole seconds as strax does,
@@ -455,7 +348,7 @@ class Context:
         From the run document, else from stored data of the targets (or of the data they are
         made from); without either, a warning and (0, inf).
         """
-        return loading.estimate_run_start_and_end(self, run_id, targets)
+        return loading.estimate_run_start_and_end(self._session, run_id, targets)
 
     def get_iter(self, run_id, targets, save=(), max_workers=None, time_range=None,
                  seconds_range=None, time_within=None, time_selection="fully_contained",
@@ -472,27 +365,28 @@ class Context:
         call only, through a temporary context, as in strax.
         """
         args = {k: v for k, v in locals().items() if k not in ("self", "kwargs")}
-        ctx, rest = loading.call_context(self, kwargs, "get_iter")
-        return loading.iter_chunks(ctx, **args, **loading.loading_args(rest))
+        ctx, rest = self._for_call(kwargs, "get_iter")
+        return loading.iter_chunks(ctx._session, **args, **rest)
 
     def get_array(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """One numpy array of targets for a run or a list of runs (then with a run_id field).
 
         Takes get_iter's arguments."""
-        ctx, kwargs = loading.call_context(self, kwargs, "get_array")
-        return loading.load_array(ctx, run_id, targets, save=save, **kwargs)
+        ctx, kwargs = self._for_call(kwargs, "get_array")
+        return loading.get_array(ctx._session, run_id, targets, save=save, **kwargs)
 
     def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """A pandas DataFrame of targets; fields holding arrays become columns of arrays.
 
         Takes get_iter's arguments."""
-        ctx, kwargs = loading.call_context(self, kwargs, "get_df")
-        return output.to_dataframe(loading.load_array(ctx, run_id, targets, save=save,
-                                                      **kwargs))
+        ctx, kwargs = self._for_call(kwargs, "get_df")
+        return output.to_dataframe(loading.get_array(ctx._session, run_id, targets, save=save,
+                                                     **kwargs))
 
     def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None, **kwargs):
         """Make (and store) targets for a run or runs without keeping the data in memory.
 
         Takes get_iter's arguments."""
-        ctx, kwargs = loading.call_context(self, kwargs, "make")
-        loading.make(ctx, run_id, targets, save=save, progress_bar=progress_bar, **kwargs)
+        ctx, kwargs = self._for_call(kwargs, "make")
+        loading.make(ctx._session, run_id, targets, save=save, progress_bar=progress_bar,
+                     **kwargs)

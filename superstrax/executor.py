@@ -6,11 +6,19 @@ that `superstrax.processing` can be that package.)
 Streams are built eagerly (every consumer of a shared node is registered before the first
 chunk is pulled) and run lazily: nothing is read or computed until the caller iterates.
 """
+from __future__ import annotations
+
 from collections import deque
+from typing import TYPE_CHECKING
 
 from .chunk import Rechunker, as_superrun_chunk, continuity_check
 from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, OutputNode
 from .plugins.sync import sync_inputs
+
+if TYPE_CHECKING:
+    from .planning import Node
+    from .session import Session
+    from .storage.common import Arena
 
 
 class SaveSink:
@@ -62,7 +70,7 @@ class _Broadcaster:
         self.sinks = {d: processor._sink(t) for d, t in node.saves.items()}
         inputs = {d: processor._stream(n) for d, n in node.inputs.items()}
         plugin = node.plugin
-        kind_of = {d: processor.ctx._kind_of(d) for d in node.inputs}
+        kind_of = {d: processor.session.kind_of(d) for d in node.inputs}
         steps = sync_inputs(list(plugin.depends_on), kind_of.get, inputs) if inputs else iter(())
         self.outputs = plugin.iter_outputs(steps)
         self.finished = False
@@ -100,8 +108,9 @@ class _Broadcaster:
 class Processor:
     """Builds the chunk stream of one plan; closes every saver when the stream ends."""
 
-    def __init__(self, ctx, plan, time_range=None, selection="fully_contained", arena=None):
-        self.ctx = ctx
+    def __init__(self, session: Session, plan: Node, time_range: tuple | None = None,
+                 selection: str = "fully_contained", arena: Arena | None = None):
+        self.session = session
         self.arena = arena
         self.selection = selection
         self.sinks = []

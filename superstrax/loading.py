@@ -1,31 +1,20 @@
-"""One call of get_iter, get_array, get_df or make: settle its arguments (a temporary context
-for per-call settings, an absolute time range), then plan, stream and shape the chunks.
+"""One call of get_iter, get_array, get_df or make, given the Session of its context (the
+Context settles per-call settings first): an absolute time range, then plan, stream and
+shape the chunks.
 
 The Context's methods of those names are thin wrappers around the functions here.
 """
-import inspect
 import warnings
 
 import numpy as np
 
 from . import executor, output, superruns
 from .errors import InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
-from .naming import is_superrun_id
-from .planning import LoadNode, Planner, walk
 from .executor import Processor
+from .naming import is_superrun_id
+from .options import LOADING_ARGS, PER_ROW_OPTIONS
+from .planning import LoadNode, Planner, walk
 from .progress import with_progress
-
-# Loading options that select rows or columns: with any of them the result's size is unknown
-# before loading, so load_array cannot decode into a preallocated array.
-PER_ROW_OPTIONS = ("time_range", "seconds_range", "time_within", "selection", "selection_str",
-                   "keep_columns", "drop_columns")
-
-# Arguments that set up a temporary context for one call, as in strax.
-CALL_CONTEXT_ARGS = {"config", "register", "storage", "deep_copy"}
-
-# Arguments of strax's get_iter & co. that are accepted and need nothing done here.
-ACCEPTED_GET_KWARGS = {"_check_lineage_per_run_id", "multi_run_progress_bar", "allow_multiple",
-                       "_chunk_number", "processor", "ignore_errors", "run_id_as_bytes"}
 
 SECOND = 1_000_000_000
 
@@ -34,40 +23,20 @@ def as_tuple(x):
     return (x,) if isinstance(x, str) else tuple(x)
 
 
-# --- the arguments of one call -------------------------------------------------------------
-def call_context(ctx, kwargs, where):
-    """(context, loading arguments) for one call of get_iter & co.
-
-    A call may carry context settings (config=, register=, storage= or a context option): it
-    then runs in a temporary context made with new_context. Unknown arguments are reported at
-    the caller's line and dropped.
-    """
-    from .context import CONTEXT_OPTIONS, NO_EFFECT_OPTIONS
-    settings, rest = {}, {}
-    for k, v in kwargs.items():
-        if k in CALL_CONTEXT_ARGS or k in NO_EFFECT_OPTIONS or \
-                (k in CONTEXT_OPTIONS and k not in LOADING_ARGS):
-            settings[k] = v
-        elif k in LOADING_ARGS or k in ACCEPTED_GET_KWARGS:
-            rest[k] = v
-        else:
-            warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
-                          UserWarning, stacklevel=3)
-    return (ctx.new_context(**settings) if settings else ctx), rest
+def plan(session, run_id, targets, save=(), combining=False):
+    """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
+    return Planner(session, as_tuple(targets), save=as_tuple(save),
+                   combining=combining).plan(str(run_id))
 
 
-def loading_args(kwargs):
-    """The arguments iter_chunks takes (strax-only ones that were accepted are dropped)."""
-    return {k: v for k, v in kwargs.items() if k in LOADING_ARGS}
-
-
-def absolute_time_range(ctx, run_id, targets, time_range, seconds_range, time_within):
+# --- the time range of one call ------------------------------------------------------------
+def absolute_time_range(session, run_id, targets, time_range, seconds_range, time_within):
     if time_within is not None:
         from .kernels import endtimes
         row = np.asarray(time_within)
         time_range = (int(row["time"]), int(endtimes(row.reshape(1))[0]))
     if seconds_range is not None:
-        start, _ = estimate_run_start_and_end(ctx, run_id, targets, stacklevel=5)
+        start, _ = estimate_run_start_and_end(session, run_id, targets, stacklevel=5)
         time_range = (start + int(1e9 * seconds_range[0]), start + int(1e9 * seconds_range[1]))
     if time_range is not None:
         time_range = (int(time_range[0]), int(time_range[1]))
@@ -76,15 +45,15 @@ def absolute_time_range(ctx, run_id, targets, time_range, seconds_range, time_wi
     return time_range
 
 
-def run_span(ctx, run_id, targets=None):
+def run_span(session, run_id, targets=None):
     """(start, end) in ns from the run document, else from the stored metadata of the
     targets or of what they depend on; (None, None) if neither is there."""
     try:
-        doc = ctx._run_doc(run_id)
+        doc = session.runs.doc(run_id)
         return superruns.to_ns(doc["start"]), superruns.to_ns(doc["end"])
     except (RunMetadataNotAvailable, KeyError, SuperrunError):
         pass
-    registry = ctx._plugin_class_registry
+    registry = session.plugins
     todo = [targets] if isinstance(targets, str) else list(targets or ())
     seen = set()
     while todo:
@@ -93,17 +62,17 @@ def run_span(ctx, run_id, targets=None):
             continue
         seen.add(t)
         try:
-            md = ctx.get_meta(run_id, t)
+            md = session.get_meta(run_id, t)
             return int(md["chunks"][0]["start"]), int(md["chunks"][-1]["end"])
         except Exception:       # not stored (or empty): try what it is made from
             todo.extend(registry[t].depends_on_tuple())
     return None, None
 
 
-def estimate_run_start_and_end(ctx, run_id, targets=None, stacklevel=3):
+def estimate_run_start_and_end(session, run_id, targets=None, stacklevel=3):
     """(start, end) of a run in ns, floored to whole seconds as strax does; (0, inf) with a
     warning when neither a run document nor stored data tells."""
-    start, end = run_span(ctx, str(run_id), targets)
+    start, end = run_span(session, str(run_id), targets)
     if start is None:
         warnings.warn(f"Cannot tell when run {run_id} starts: it has no run document and "
                       f"none of {targets or 'its data'} is stored. Assuming it runs from 0 "
@@ -114,7 +83,7 @@ def estimate_run_start_and_end(ctx, run_id, targets=None, stacklevel=3):
 
 
 # --- streams, arrays, making ---------------------------------------------------------------
-def iter_chunks(ctx, run_id, targets, save=(), max_workers=None, time_range=None,
+def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=None,
                 seconds_range=None, time_within=None, time_selection="fully_contained",
                 selection=None, selection_str=None, keep_columns=None, drop_columns=None,
                 progress_bar=None, combining=False, add_run_id_field=False, _plan=None,
@@ -122,7 +91,7 @@ def iter_chunks(ctx, run_id, targets, save=(), max_workers=None, time_range=None
     """The chunks get_iter yields: planned, processed, clipped and shaped."""
     if isinstance(run_id, (list, tuple, np.ndarray)):
         for r in run_id:
-            yield from iter_chunks(ctx, r, targets, save=save, time_range=time_range,
+            yield from iter_chunks(session, r, targets, save=save, time_range=time_range,
                                    seconds_range=seconds_range, time_within=time_within,
                                    time_selection=time_selection, selection=selection,
                                    selection_str=selection_str, keep_columns=keep_columns,
@@ -133,38 +102,38 @@ def iter_chunks(ctx, run_id, targets, save=(), max_workers=None, time_range=None
     targets, save = as_tuple(targets), as_tuple(save)
     if combining and not is_superrun_id(run_id):
         raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
-    time_range = absolute_time_range(ctx, run_id, targets, time_range, seconds_range,
+    time_range = absolute_time_range(session, run_id, targets, time_range, seconds_range,
                                      time_within)
-    plan = _plan or Planner(ctx, targets, save=save, combining=combining).plan(run_id)
-    processor = Processor(ctx, plan, time_range=time_range, selection=time_selection,
+    the_plan = _plan or plan(session, run_id, targets, save=save, combining=combining)
+    processor = Processor(session, the_plan, time_range=time_range, selection=time_selection,
                           arena=_arena)
     selection = selection if selection is not None else selection_str
-    start, end = time_range or _progress_span(ctx, run_id, plan)
+    start, end = time_range or _progress_span(session, run_id, the_plan)
     chunks = with_progress(iter(processor), start, end,
                            desc=f"Loading {run_id} {'+'.join(targets)}",
-                           enabled=ctx._progress_enabled(progress_bar))
+                           enabled=session.progress_enabled(progress_bar))
     yield from output.shape_chunks(chunks, run_id, targets, selection, keep_columns,
                                    drop_columns, add_run_id_field,
-                                   ctx.context_config.get("apply_data_function"))
+                                   session.option("apply_data_function"))
 
 
-# The arguments iter_chunks (and so get_iter) names.
-LOADING_ARGS = frozenset(inspect.signature(iter_chunks).parameters) - {
-    "ctx", "run_id", "targets"}
-
-
-def _progress_span(ctx, run_id, plan):
-    for node in walk(plan):
-        if isinstance(node, LoadNode) and node is plan:
+def _progress_span(session, run_id, the_plan):
+    for node in walk(the_plan):
+        if isinstance(node, LoadNode) and node is the_plan:
             md = node.frontend.get_metadata(node.key)
             return md.get("start"), md.get("end")
     try:
-        return run_span(ctx, run_id)
+        return run_span(session, run_id)
     except Exception:    # progress is a nicety: never fail a load for it
         return None, None
 
 
-def load_array(ctx, run_id, targets, save=(), **kwargs):
+def loading_args(kwargs):
+    """The arguments iter_chunks takes, of those given."""
+    return {k: v for k, v in kwargs.items() if k in LOADING_ARGS}
+
+
+def get_array(session, run_id, targets, save=(), **kwargs):
     """One array of targets; several runs get a run_id field. Whole stored data is decoded
     straight into one preallocated array."""
     if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
@@ -172,29 +141,29 @@ def load_array(ctx, run_id, targets, save=(), **kwargs):
         width = max(len(r) for r in run_ids) if run_ids else 1
         arrays = []
         for r in run_ids:
-            a = load_array(ctx, r, targets, save=save, **kwargs)
+            a = get_array(session, r, targets, save=save, **kwargs)
             if "run_id" not in (a.dtype.names or ()):
                 a = output.add_run_id_field(a, r, width)
             arrays.append(a)
         return np.concatenate(arrays) if arrays else np.zeros(0)
     if isinstance(run_id, (list, tuple, np.ndarray)):
         run_id = run_id[0]
-    plan, arena = None, None
+    the_plan, arena = None, None
     if not any(kwargs.get(k) is not None for k in PER_ROW_OPTIONS) and \
             not kwargs.get("add_run_id_field") and \
-            not ctx.context_config.get("apply_data_function"):
+            not session.option("apply_data_function"):
         try:
-            plan = ctx.get_components(run_id, targets, save=save,
-                                      combining=kwargs.get("combining", False))
+            the_plan = plan(session, run_id, targets, save=save,
+                            combining=kwargs.get("combining", False))
         except Exception:      # iter_chunks raises the same error, with all of its context
-            plan = None
-        arena = executor.arena_for(plan) if plan is not None else None
-    chunks = [c.data for c in iter_chunks(ctx, run_id, targets, save=save, _plan=plan,
+            the_plan = None
+        arena = executor.arena_for(the_plan) if the_plan is not None else None
+    chunks = [c.data for c in iter_chunks(session, run_id, targets, save=save, _plan=the_plan,
                                           _arena=arena, **loading_args(kwargs))]
     if arena is not None and arena.full:
         return arena.array
     if not chunks:
-        return np.zeros(0, dtype=_output_dtype(ctx, run_id, targets))
+        return np.zeros(0, dtype=_output_dtype(session, run_id, targets))
     if len(chunks) == 1:
         return chunks[0]
     out = np.empty(sum(len(c) for c in chunks), dtype=chunks[0].dtype)
@@ -205,31 +174,28 @@ def load_array(ctx, run_id, targets, save=(), **kwargs):
     return out
 
 
-def _output_dtype(ctx, run_id, targets):
+def _output_dtype(session, run_id, targets):
     from .dtypes import merged_dtype
-    run_id = str(run_id)
-    if is_superrun_id(run_id):
-        run_id = ctx._subrun_specs(run_id)[0].run_id
-    return merged_dtype([ctx.get_single_plugin(run_id, t).dtype_for(t)
+    return merged_dtype([session.single_plugin(run_id, t).dtype_for(t)
                          for t in as_tuple(targets)])
 
 
-def make(ctx, run_id, targets, save=(), progress_bar=None, **kwargs):
+def make(session, run_id, targets, save=(), progress_bar=None, **kwargs):
     """Make and store targets (for each run of a list), keeping nothing in memory."""
     if isinstance(run_id, (list, tuple, np.ndarray)):
         for r in run_id:
-            make(ctx, r, targets, save=save, progress_bar=progress_bar, **kwargs)
+            make(session, r, targets, save=save, progress_bar=progress_bar, **kwargs)
         return
     combining = kwargs.get("combining", False)
-    if all(_stored_quietly(ctx, run_id, t, combining) for t in as_tuple(targets)):
+    if all(_stored_quietly(session, run_id, t, combining) for t in as_tuple(targets)):
         return
-    for _ in iter_chunks(ctx, run_id, targets, save=save, progress_bar=progress_bar,
+    for _ in iter_chunks(session, run_id, targets, save=save, progress_bar=progress_bar,
                          **loading_args(kwargs)):
         pass
 
 
-def _stored_quietly(ctx, run_id, target, combining=False):
+def _stored_quietly(session, run_id, target, combining=False):
     try:
-        return ctx.is_stored(run_id, target, combining=combining)
+        return session.is_stored(run_id, target, combining=combining)
     except Exception:    # the error will surface, clearly, when making it
         return False

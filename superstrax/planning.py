@@ -1,21 +1,33 @@
 """Planning: for (run, targets), decide what is loaded, computed, chained and saved.
 
 A plan is a small graph of nodes. Planning reads metadata (what is stored where) but never
-data; executor.py turns the graph into a stream of chunks.
+data; executor.py turns the graph into a stream of chunks. The planner is handed a Session.
+Superruns are planned here too: their data is loaded if stored, computed over the superrun
+if the plugin allows it, else chained from the subruns' data (DESIGN.md's semantics table).
 """
+from __future__ import annotations
+
+import ast
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
 
 from .errors import DataNotAvailable, PluginError
 from .lineage import check_superrun_config
 from .naming import is_superrun_id
-from .plugins.base import SaveWhen
+from .plugins.base import Plugin, SaveWhen
+
+if TYPE_CHECKING:
+    from .session import Session
+    from .storage.common import DataKey, StorageFrontend
 
 
 @dataclass(eq=False)
 class SaveTarget:
     """Where and how one stream is written."""
-    key: object
-    frontend: object
+    key: DataKey
+    frontend: StorageFrontend
     metadata: dict
     rechunk: bool
     target_size_mb: float
@@ -24,18 +36,18 @@ class SaveTarget:
 @dataclass(eq=False)
 class LoadNode:
     data_type: str
-    key: object
-    frontend: object
-    copies: list = field(default_factory=list)   # SaveTargets (storage_converter)
+    key: DataKey
+    frontend: StorageFrontend
+    copies: list[SaveTarget] = field(default_factory=list)   # storage_converter
 
 
 @dataclass(eq=False)
 class ComputeNode:
     """One plugin instance run over its inputs; it may serve and save several outputs."""
-    plugin: object
+    plugin: Plugin
     run_id: str
-    inputs: dict                      # data_type -> node
-    saves: dict = field(default_factory=dict)   # data_type -> SaveTarget
+    inputs: dict[str, "Node"]
+    saves: dict[str, SaveTarget] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -47,8 +59,8 @@ class OutputNode:
 @dataclass(eq=False)
 class SubrunPart:
     run_id: str
-    ranges: list          # [(start, end), ...] in ns, or None for the whole subrun
-    node: object
+    ranges: tuple | None      # ((start, end), ...) in ns, or None for the whole subrun
+    node: "Node"
 
 
 @dataclass(eq=False)
@@ -56,8 +68,8 @@ class ChainNode:
     """A superrun's data made by chaining its subruns' data, each cut to its ranges."""
     run_id: str
     data_type: str
-    parts: list
-    save: SaveTarget = None
+    parts: list[SubrunPart]
+    save: SaveTarget | None = None
 
 
 @dataclass(eq=False)
@@ -65,11 +77,14 @@ class MergeNode:
     """Several targets of one data kind, joined field-wise."""
     run_id: str
     data_types: tuple
-    inputs: dict                      # data_type -> node
-    kinds: dict                       # data_type -> kind
+    inputs: dict[str, "Node"]
+    kinds: dict[str, str]
 
 
-def walk(node):
+Node = Union[LoadNode, OutputNode, ComputeNode, ChainNode, MergeNode]
+
+
+def walk(node: Node) -> list[Node]:
     """Every node of a plan once, inputs before the nodes that read them."""
     seen, order = set(), []
 
@@ -97,8 +112,8 @@ def walk(node):
 class Planner:
     """Builds the plan of one get_iter/make call. Nodes are shared within the call."""
 
-    def __init__(self, context, targets, save=(), combining=False):
-        self.ctx = context
+    def __init__(self, session: Session, targets, save=(), combining=False):
+        self.session = session
         self.targets = tuple(targets)
         self.save = tuple(save)
         self.combining = combining
@@ -107,23 +122,22 @@ class Planner:
         self._instances = {}
 
     # --- entry point -------------------------------------------------------------------------
-    def plan(self, run_id):
+    def plan(self, run_id: str) -> Node:
         if len(self.targets) == 1:
-            return self.node_for(run_id, self.targets[0], top=True)
-        inputs = {d: self.node_for(run_id, d, top=True) for d in self.targets}
-        kinds = {d: self.ctx._kind_of(d) for d in self.targets}
+            return self.node_for(run_id, self.targets[0])
+        inputs = {d: self.node_for(run_id, d) for d in self.targets}
+        kinds = {d: self.session.kind_of(d) for d in self.targets}
         if len(set(kinds.values())) > 1:
             raise PluginError(
                 f"Cannot load {list(self.targets)} together for run {run_id}: they are of "
                 f"different data kinds {kinds}. Load each kind separately")
         return MergeNode(run_id, self.targets, inputs, kinds)
 
-    def node_for(self, run_id, data_type, top=False):
+    def node_for(self, run_id: str, data_type: str) -> Node:
         cache_key = (run_id, data_type)
         if cache_key not in self._nodes:
             if is_superrun_id(run_id):
-                from .superruns import plan_superrun_node
-                node = plan_superrun_node(self, run_id, data_type, top=top)
+                node = self._superrun_node(run_id, data_type)
             else:
                 node = self._regular_node(run_id, data_type)
             self._nodes[cache_key] = node
@@ -131,8 +145,8 @@ class Planner:
 
     # --- regular runs ------------------------------------------------------------------------
     def _regular_node(self, run_id, data_type):
-        key = self.ctx.key_for(run_id, data_type)
-        frontend = self.ctx._find_frontend(key)
+        key = self.session.key_for(run_id, data_type)
+        frontend = self.session.find_frontend(key)
         if frontend is not None:
             return self.load_node(data_type, key, frontend)
         return self.compute_output(run_id, data_type)
@@ -141,12 +155,12 @@ class Planner:
         """Load stored data; with storage_converter, also copy it to writable frontends
         that lack it (only whole loads are copied, so a copy is never partial)."""
         node = LoadNode(data_type, key, frontend)
-        if not self.ctx.context_config.get("storage_converter"):
+        if not self.session.option("storage_converter"):
             return node
-        for fe in self.ctx._frontends_for(key):
+        for fe in self.session.frontends_for(key):
             if fe is frontend or fe.readonly or fe.is_stored(key):
                 continue
-            if key.is_superrun and not self.ctx.context_config.get("write_superruns"):
+            if key.is_superrun and not self.session.option("write_superruns"):
                 continue
             md = {k: v for k, v in frontend.get_metadata(key).items()
                   if k not in ("chunks", "start", "end", "writing_started", "writing_ended")}
@@ -155,8 +169,8 @@ class Planner:
 
     def compute_output(self, run_id, data_type):
         """An OutputNode for data_type, computed by its plugin over run_id's inputs."""
-        cls = self.ctx._plugin_class(data_type, run_id)
-        forbidden = self.ctx.context_config.get("forbid_creation_of") or ()
+        cls = self.session.plugin_class(data_type, run_id)
+        forbidden = self.session.option("forbid_creation_of") or ()
         if isinstance(forbidden, str):
             forbidden = (forbidden,)
         if data_type in forbidden:
@@ -167,8 +181,8 @@ class Planner:
         compute_key = (run_id, cls)
         if compute_key not in self._computes:
             if is_superrun_id(run_id):
-                check_superrun_config(cls, self.ctx._lineages.config_for(cls, run_id), run_id)
-            plugin = self.ctx._make_plugin(cls, run_id, self._instances)
+                check_superrun_config(cls, self.session.lineages.config_for(cls, run_id), run_id)
+            plugin = self.session.make_plugin(cls, run_id, self._instances)
             inputs = {d: self.node_for(run_id, d) for d in plugin.depends_on}
             node = ComputeNode(plugin, run_id, inputs)
             for d in plugin.provides:
@@ -191,11 +205,49 @@ class Planner:
     def save_target(self, run_id, data_type, cls, plugin, rechunk=None):
         if not self.wants_saved(cls, data_type):
             return None
-        key = self.ctx.key_for(run_id, data_type, combining=False)
-        frontend = self.ctx._writable_frontend(key)
+        key = self.session.key_for(run_id, data_type, combining=False)
+        frontend = self.session.writable_frontend(key)
         if frontend is None:
             return None
         if rechunk is None:
-            rechunk = cls.can_rechunk(data_type) and self.ctx.context_config.get("allow_rechunk", True)
-        metadata = self.ctx._data_metadata(key, cls, plugin.dtype_for(data_type), run_id)
+            rechunk = cls.can_rechunk(data_type) and self.session.option("allow_rechunk")
+        metadata = self.session.data_metadata(key, cls, plugin.dtype_for(data_type), run_id)
         return SaveTarget(key, frontend, metadata, bool(rechunk), cls.chunk_target_size_mb)
+
+    # --- superruns ---------------------------------------------------------------------------
+    def _superrun_node(self, superrun_id, data_type):
+        """Stored superrun data; else computed over the superrun (allow_superrun); else its
+        subruns' data chained, each cut to its ranges (always so with combining=True)."""
+        session = self.session
+        cls = session.plugin_class(data_type, superrun_id)
+        key = session.key_for(superrun_id, data_type, combining=self.combining)
+        if not self.combining:
+            frontend = session.find_frontend(key)
+            if frontend is not None:
+                return self.load_node(data_type, key, frontend)
+            if cls.allow_superrun:
+                return self.compute_output(superrun_id, data_type)
+        parts = [SubrunPart(s.run_id, s.ranges, self.node_for(s.run_id, data_type))
+                 for s in session.runs.subrun_specs(superrun_id)]
+        save = None
+        if not self.combining and self.wants_saved(cls, data_type):
+            frontend = session.writable_frontend(key)
+            if frontend is not None:
+                dtype = self._chained_dtype(superrun_id, data_type, parts)
+                metadata = session.data_metadata(key, cls, dtype, superrun_id)
+                # Chained subrun chunks are small and many, so they are rechunked even for
+                # plugins that do not rechunk their own output (as the tutorial shows),
+                # unless the context forbids rechunking altogether.
+                rechunk = bool(session.option("allow_rechunk"))
+                save = SaveTarget(key, frontend, metadata, rechunk, cls.chunk_target_size_mb)
+        return ChainNode(superrun_id, data_type, parts, save)
+
+    def _chained_dtype(self, superrun_id, data_type, parts):
+        """The dtype of chained data: from what the plan loads or computes for a subrun."""
+        for part in parts:
+            if isinstance(part.node, LoadNode):
+                md = part.node.frontend.get_metadata(part.node.key)
+                return np.dtype(ast.literal_eval(md["dtype"]))
+            if isinstance(part.node, OutputNode):
+                return part.node.compute.plugin.dtype_for(data_type)
+        return self.session.single_plugin(superrun_id, data_type).dtype_for(data_type)

@@ -13,13 +13,19 @@ def _nests(doc):
 class RunRegistry:
     """Run documents and superrun specs of one context's storage."""
 
-    def __init__(self, context, documents=None):
-        self.ctx = context
+    def __init__(self, owner, documents=None):
+        # owner: anything with a .storage list of frontends (a Session)
+        self.owner = owner
         # run_id -> (stamp, document); the stamp names the frontends asked, so contexts with
         # other storage can share this dict (new_context does) without mixing documents.
         self._docs = {} if documents is None else documents
         self._specs = {}
         self._key_parts = {}
+
+    @property
+    def documents(self):
+        """The cache of run documents, for sharing with a derived session."""
+        return self._docs
 
     def forget(self, run_id=None):
         """Drop resolved superrun specs (all, since nesting links them) and run_id's document.
@@ -41,7 +47,7 @@ class RunRegistry:
         return dict(doc)
 
     def _read(self, run_id):
-        doc = runs.run_metadata(self.ctx.storage, run_id)
+        doc = runs.run_metadata(self.owner.storage, run_id)
         if is_superrun_id(run_id) and _nests(doc):
             # Inner superruns may have been redefined since this document was written: its
             # span and livetime are those of what it resolves to now.
@@ -57,7 +63,7 @@ class RunRegistry:
         """The version of run_id's document in every frontend that stores run documents
         (StorageFrontend.run_document_version); None if one of them cannot tell."""
         stamp = []
-        for fe in self.ctx.storage:
+        for fe in self.owner.storage:
             if fe.stores_run_documents:
                 version = fe.run_document_version(run_id)
                 if version is None:
@@ -119,13 +125,13 @@ class RunRegistry:
 
     def define(self, name, data, from_run=None):
         """Write the run document of a superrun to the first storage that can define runs."""
-        frontend = next((fe for fe in self.ctx.storage if fe.can_define_runs), None)
+        frontend = next((fe for fe in self.owner.storage if fe.can_define_runs), None)
         if frontend is None:
             raise SuperrunError(
                 f"Cannot define superrun {name}: no storage can store run documents. Add a "
                 f"DataDirectory with provide_run_metadata=True and readonly=False")
         doc = superruns.superrun_document(self.doc, name, data, from_run=from_run)
-        for fe in self.ctx.storage[:self.ctx.storage.index(frontend)]:
+        for fe in self.owner.storage[:self.owner.storage.index(frontend)]:
             # run_metadata reads the first document it finds: one in an earlier storage would
             # hide the new definition.
             if not fe.stores_run_documents:
@@ -143,7 +149,7 @@ class RunRegistry:
         return doc["name"]
 
     def scan(self, store_fields=()):
-        return runs.scan_runs(self.ctx.storage, store_fields)
+        return runs.scan_runs(self.owner.storage, store_fields)
 
     def with_superrun_modes(self, df):
         """Superruns list the modes of their subruns, so run_mode= matches them too."""

@@ -1,8 +1,9 @@
 """Superruns: named runs made of subruns (whole runs or time ranges of them).
 
-Defining writes a run document; resolving turns a (possibly nested) definition into regular
-runs with time ranges, ordered by start; planning chains the subruns' streams or computes
-over the superrun, as DESIGN.md's semantics table says.
+Definitions (normalise_definition, superrun_document: the run document define_run writes),
+resolving (a possibly nested definition turned into regular runs with time ranges, ordered
+by start) and keys (key_spec: what a superrun's data is named by). Planning a superrun's
+data is the planner's job (planning.Planner).
 """
 import datetime
 from dataclasses import dataclass
@@ -11,7 +12,6 @@ import numpy as np
 
 from .errors import RunMetadataNotAvailable, SuperrunError
 from .naming import check_superrun_name, is_superrun_id
-from .planning import ChainNode, SaveTarget, SubrunPart
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -307,31 +307,3 @@ def superrun_document(run_doc, name, data, from_run=None):
         if values:
             doc[field] = values
     return doc
-
-
-# --- planning ---------------------------------------------------------------------------------------
-def plan_superrun_node(planner, superrun_id, data_type, top=False):
-    ctx = planner.ctx
-    cls = ctx._plugin_class(data_type, superrun_id)
-    combining = planner.combining
-    key = ctx.key_for(superrun_id, data_type, combining=combining)
-    if not combining:
-        frontend = ctx._find_frontend(key)
-        if frontend is not None:
-            return planner.load_node(data_type, key, frontend)
-        if cls.allow_superrun:
-            return planner.compute_output(superrun_id, data_type)
-    parts = [SubrunPart(s.run_id, s.ranges, planner.node_for(s.run_id, data_type))
-             for s in ctx._subrun_specs(superrun_id)]
-    save = None
-    if not combining and planner.wants_saved(cls, data_type):
-        frontend = ctx._writable_frontend(key)
-        if frontend is not None:
-            dtype = ctx._dtype_of(superrun_id, data_type, parts)
-            metadata = ctx._data_metadata(key, cls, dtype, superrun_id)
-            # Chained subrun chunks are small and many, so they are rechunked even for plugins
-            # that do not rechunk their own output (as the tutorial shows), unless the context
-            # forbids rechunking altogether.
-            rechunk = bool(ctx.context_config.get("allow_rechunk", True))
-            save = SaveTarget(key, frontend, metadata, rechunk, cls.chunk_target_size_mb)
-    return ChainNode(superrun_id, data_type, parts, save)

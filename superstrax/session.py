@@ -1,0 +1,161 @@
+"""Session: what the engine needs of one analysis, in one object.
+
+The Context is the users' facade; the planner, the executor and the loading functions are
+handed its Session and never the Context. A Session holds:
+
+- the plugin registry (data type -> plugin class) and the config (`plugins`, `config`),
+- the lineage resolver (`lineages`: plugin classes, resolved options, lineages),
+- the context options (`context_config`, read with `option(name)`),
+- the storage and the routing rules over it (`find_frontend`, `writable_frontend`,
+  `data_metadata`, `get_meta`, `is_stored`),
+- keys (`key_for`) and the run registry (`runs`: run documents, superrun specs).
+
+The Context keeps the same dict and list objects, so `st.config[...] = ...` or
+`st.storage.append(...)` are seen here; it calls `changed()` after every setter.
+"""
+import numpy as np
+
+from ._version import STRAX_FORMAT_VERSION, __version__
+from .errors import DataNotAvailable, SuperrunError
+from .lineage import LineageResolver
+from .naming import check_no_dash, is_superrun_id
+from .options import CONTEXT_OPTIONS
+from .run_registry import RunRegistry
+from .storage.common import DataKey, StorageFrontend
+
+
+class Session:
+    """Plugins, configuration, storage and runs of one context, for the engine."""
+
+    def __init__(self, storage: list, config: dict, context_config: dict, plugins: dict,
+                 documents: dict | None = None):
+        self.storage = storage
+        self.config = config
+        self.context_config = context_config
+        self.plugins = plugins
+        self.runs = RunRegistry(self, documents)
+        self._lineages = None
+
+    def derived(self, storage, config, context_config, plugins) -> "Session":
+        """A session for another context that shares what is known of run documents."""
+        return Session(storage, config, context_config, plugins, self.runs.documents)
+
+    def changed(self) -> None:
+        """Plugins, config, options or definitions changed: drop what was derived from them."""
+        self._lineages = None
+        self.runs.forget()
+
+    def option(self, name: str):
+        return self.context_config.get(name, CONTEXT_OPTIONS.get(name))
+
+    def progress_enabled(self, progress_bar=None) -> bool:
+        if progress_bar is None:
+            return bool(self.option("progress_bar"))
+        return bool(progress_bar)
+
+    # --- plugins and lineage -----------------------------------------------------------------
+    @property
+    def lineages(self) -> LineageResolver:
+        if self._lineages is None:
+            self._lineages = LineageResolver(self.plugins, self.config, self.context_config,
+                                             self.runs.metadata, self.runs.regular_subruns)
+        return self._lineages
+
+    def plugin_class(self, data_type: str, run_id=None) -> type:
+        return self.lineages.plugin_class(data_type, run_id)
+
+    def kind_of(self, data_type: str) -> str:
+        cls = self.plugin_class(data_type)
+        kind = cls.kind_of(data_type)
+        if kind is None:
+            kind = self.kind_of(cls.depends_on_tuple()[0])
+        return kind
+
+    def make_plugin(self, cls: type, run_id: str, instances: dict | None = None):
+        """A set-up plugin instance for run_id, with instances of its dependencies in .deps."""
+        instances = {} if instances is None else instances
+        if (cls, run_id) in instances:
+            return instances[(cls, run_id)]
+        plugin = cls()
+        plugin.run_id = str(run_id)
+        config = self.lineages.config_for(cls, run_id)
+        plugin.config = {k: v for k, v in config.items() if k != "__subrun_dependent__"}
+        plugin.lineage = self.lineages.lineage(run_id, plugin.provides[-1])
+        instances[(cls, run_id)] = plugin
+        plugin._kinds = {d: self.kind_of(d) for d in plugin.provides}
+        plugin.deps = {d: self.make_plugin(self.plugin_class(d, run_id), run_id, instances)
+                       for d in plugin.depends_on}
+        plugin.setup()
+        plugin._resolve_dtypes()
+        return plugin
+
+    def single_plugin(self, run_id, data_type: str):
+        """The plugin making data_type for run_id (a superrun: for its first subrun)."""
+        run_id = str(run_id)
+        if is_superrun_id(run_id):
+            run_id = self.runs.subrun_specs(run_id)[0].run_id
+        return self.make_plugin(self.plugin_class(data_type, run_id), run_id)
+
+    # --- keys and storage ----------------------------------------------------------------------
+    def key_for(self, run_id, data_type: str, combining: bool = False) -> DataKey:
+        """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
+        run_id = check_no_dash(str(run_id), "run id")
+        lineage = self.lineages.lineage(run_id, data_type)
+        if is_superrun_id(run_id):
+            spec, digest = self.runs.key_parts(run_id, combining)
+            return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining,
+                           definition_hash=digest)
+        if combining:
+            raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
+        return DataKey(run_id, data_type, lineage)
+
+    def frontends_for(self, key: DataKey):
+        """The frontends that can hold key's data, in the order they are searched."""
+        for fe in self.storage:
+            if not isinstance(fe, StorageFrontend):
+                raise TypeError(f"storage holds {fe!r}, which is not a StorageFrontend; "
+                                f"subclass superstrax.StorageFrontend (see its docstring)")
+            if fe.can_hold(key):
+                yield fe
+
+    def find_frontend(self, key: DataKey) -> StorageFrontend | None:
+        for fe in self.frontends_for(key):
+            if fe.is_stored(key):
+                return fe
+        return None
+
+    def writable_frontend(self, key: DataKey) -> StorageFrontend | None:
+        """Where new data of key is written: the first frontend that can, if any should."""
+        if key.is_superrun and (not self.option("write_superruns") or key.combining):
+            return None
+        for fe in self.frontends_for(key):
+            if not fe.readonly:
+                return fe
+        return None
+
+    def data_metadata(self, key: DataKey, cls: type, dtype, run_id) -> dict:
+        """The metadata a saver starts from (strax's fields, plus our version)."""
+        return {
+            "run_id": str(run_id),
+            "data_type": key.data_type,
+            "data_kind": self.kind_of(key.data_type),
+            "dtype": repr(np.dtype(dtype).descr),
+            "compressor": cls.compressor,
+            "lineage": key.lineage,
+            "lineage_hash": key.lineage_hash,
+            "chunk_target_size_mb": cls.chunk_target_size_mb,
+            "strax_version": STRAX_FORMAT_VERSION,
+            "superstrax_version": __version__,
+        }
+
+    def is_stored(self, run_id, data_type: str, combining: bool = False) -> bool:
+        return self.find_frontend(self.key_for(run_id, data_type, combining=combining)) \
+            is not None
+
+    def get_meta(self, run_id, data_type: str) -> dict:
+        key = self.key_for(run_id, data_type)
+        fe = self.find_frontend(key)
+        if fe is None:
+            raise DataNotAvailable(f"{key} is not stored in any frontend; make it first "
+                                   f"(st.make({str(run_id)!r}, {data_type!r}))")
+        return fe.get_metadata(key)
