@@ -16,7 +16,8 @@ from .plugins import (CutPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
                       OverlapWindowPlugin, Plugin, SaveWhen, camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
 from .storage.files import DataDirectory
-from .superruns import SubrunSpec
+from .runs.superruns import SubrunSpec
+from . import superruns  # noqa: F401 (sx.superruns, its old home, stays an attribute)
 from .context import Context
 
 __all__ = [

@@ -8,7 +8,8 @@ import warnings
 
 import numpy as np
 
-from . import executor, output, superruns
+from . import executor, output
+from .runs import superruns
 from .errors import InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
 from .executor import Processor
 from .naming import is_superrun_id

@@ -20,7 +20,7 @@ from .errors import DataNotAvailable, SuperrunError
 from .lineage import LineageResolver
 from .naming import check_no_dash, is_superrun_id
 from .options import CONTEXT_OPTIONS
-from .run_registry import RunRegistry
+from .runs.registry import RunRegistry
 from .storage.common import DataKey, StorageFrontend
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .errors import DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, SuperstraxError
 from .kernels import endtimes, first_unsorted_index
 from .naming import is_superrun_id
-from .maintenance import (REPLACED_MARK, InputError, _folder_matches_run, _run_doc_names,
+from .cli.maintenance import (REPLACED_MARK, InputError, _folder_matches_run, _run_doc_names,
                           _run_part, open_directory, replaced_folders)
 from .storage.common import parse_dtype
 from .storage.files import (RUN_METADATA_PATTERN, FileSystemBackend, dirname_to_prefix,
@@ -209,7 +209,7 @@ def _run_doc_report(storage, run_id):
         report.problems.append(str(e))
         return report
     if is_superrun_id(run_id) and doc.get("sub_run_spec"):
-        from .superruns import resolve
+        from .runs.superruns import resolve
         try:
             resolve(storage.run_metadata, run_id)
         except SuperstraxError as e:

@@ -20,8 +20,9 @@ from ..errors import DataCorrupted
 __all__ = ["COMPRESSORS", "Compressor", "compress", "decompress", "load_array",
            "save_file", "load_file"]
 
-# Processing already runs chunks in parallel threads; blosc's own threads would only
-# compete with them, and holding the GIL while compressing would serialise them.
+# Processing runs in the caller's thread, but stored chunks are read ahead in two threads
+# (storage.common's prefetch): blosc's own threads would only compete with those readers, and
+# releasing the GIL lets decompression overlap with the caller's work.
 blosc.set_releasegil(True)
 blosc.set_nthreads(1)
 

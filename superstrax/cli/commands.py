@@ -1,13 +1,16 @@
 """The `superstrax` command line: argument parsing and printing; the work is done in
-superstrax.maintenance, superstrax.verification and superstrax.demo."""
+superstrax.cli.maintenance, superstrax.verification and superstrax.cli.demo."""
 import argparse
 import os
 import sys
 
+# Importing anything of superstrax runs the package's __init__, which loads numba and pandas,
+# so the CLI may use the library's own constants.
+from ..chunk import DEFAULT_CHUNK_SPLIT_NS
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# Rechunking cuts only where rows are more than this far apart (superstrax.chunk's
-# DEFAULT_CHUNK_SPLIT_NS; not imported, so that --help does not load numba).
-SPLIT_NS = 1000
+# Rechunking cuts only where rows are more than this far apart.
+SPLIT_NS = DEFAULT_CHUNK_SPLIT_NS
 
 
 def _exit_codes(ok, failed, usage):
@@ -162,7 +165,7 @@ def build_parser():
 
 
 def _version():
-    from . import __version__
+    from .._version import __version__
     return __version__
 
 
@@ -177,7 +180,7 @@ def _human_bytes(n):
 
 
 def _when(ns):
-    from .superruns import from_ns
+    from ..runs.superruns import from_ns
     return from_ns(ns).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
@@ -277,7 +280,7 @@ def cmd_define(args, out, err):
     else:
         raise _Usage("give the runs of the superrun (RUN ...) or --from-ranges FILE")
     doc, replaced = define_superrun(args.directory, args.name, data)
-    from .superruns import to_ns
+    from ..runs.superruns import to_ns
     out(f"{'redefined' if replaced else 'defined'} superrun {args.name} in {args.directory}")
     out(f"  subruns: {_subrun_text(doc['sub_run_spec'])}")
     for line in _span_lines(to_ns(doc["start"]), to_ns(doc["end"]), float(doc["livetime"])):
@@ -286,7 +289,7 @@ def cmd_define(args, out, err):
 
 
 def cmd_verify(args, out, err):
-    from .verification import verify
+    from ..verification import verify
     reports = verify(args.directory, run=args.run)
     scope = f" (run {args.run})" if args.run else ""
     out(f"verifying {args.directory}{scope}")
@@ -366,7 +369,7 @@ def main(argv=None):
     def err(text):
         print(text, file=sys.stderr, flush=True)
 
-    from .errors import SuperstraxError
+    from ..errors import SuperstraxError
     from .maintenance import InputError
     try:
         return _COMMANDS[args.command](args, out, err)

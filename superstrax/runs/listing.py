@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from .errors import RunMetadataNotAvailable
-from .naming import is_superrun_id
+from ..errors import RunMetadataNotAvailable
+from ..naming import is_superrun_id
 
 DEFAULT_RUN_FIELDS = ("name", "number", "mode", "source", "tags")
 
