@@ -1,6 +1,18 @@
 """superstrax: strax-compatible processing of detector data, with fast superruns.
 
 `import superstrax as strax` gives strax's public names; see docs/ for what differs.
+
+Layers, lowest first; a module imports only from its own layer or lower ones
+(superstrax/_layers.py is the map, tools/check_architecture.py checks it):
+
+    base      errors, hashing, naming (naming rules), options (every setting, with help)
+    data      dtypes, kernels, chunk, config, progress, output
+    plugins   plugins (Plugin and its kinds, input syncing)
+    storage   storage (DataKey, the frontend/backend/saver contracts, files, memory, io)
+    runs      runs (superruns, registry, listing), lineage
+    engine    session (what the engine is handed), planning, executor, loading
+    facade    context (Context: strax's API over a Session)
+    tools     cli (commands, maintenance, demo), verification, testutils, testing
 """
 from ._version import __version__
 

@@ -10,7 +10,8 @@ GAP_NS = 10_000_000
 
 
 def run_demo(directory=None, n_runs=3, out=print):
-    import superstrax as sx
+    from .. import _version, context, dtypes
+    from ..storage import files
     from ..testutils import Peaks, Records, write_run_document
 
     cleanup = None
@@ -18,16 +19,16 @@ def run_demo(directory=None, n_runs=3, out=print):
         cleanup = tempfile.TemporaryDirectory(prefix="superstrax-demo-")
         directory = cleanup.name
     directory = os.path.abspath(directory)
-    storage = sx.DataDirectory(directory, provide_run_metadata=True)
-    st = sx.Context(storage=[storage], register=[Records, Peaks],
+    storage = files.DataDirectory(directory, provide_run_metadata=True)
+    st = context.Context(storage=[storage], register=[Records, Peaks],
                     config={"bonus_area": 42}, progress_bar=False)
-    out(f"superstrax {sx.__version__} demo in {directory}")
+    out(f"superstrax {_version.__version__} demo in {directory}")
     offset = 0
     run_ids = [str(i) for i in range(n_runs)]
     for run_id in run_ids:
         st.set_config({"secret_time_offset": offset})
         records = st.get_array(run_id, "records")
-        end = int(sx.endtime(records).max())
+        end = int(dtypes.endtime(records).max())
         write_run_document(storage, run_id, int(records["time"].min()), end, mode="demo")
         out(f"  run {run_id}: {len(records)} records in [{records['time'].min()}, {end}) ns, "
             f"stored as {st.key_for(run_id, 'records')}")

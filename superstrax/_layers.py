@@ -1,0 +1,30 @@
+"""The layer map: every module of the package and the layer it belongs to, lowest first.
+
+A module may import modules of its own layer or of lower ones, never of a higher one, and
+imports may not form a cycle (tools/check_architecture.py checks both, in the test suite).
+A name covers a package and everything in it. A new module is added here, in the lowest
+layer whose modules it does not need to import from above.
+"""
+LAYERS = (
+    ("base", ("errors", "_version", "_layers", "hashing", "naming", "options")),
+    ("data", ("dtypes", "kernels", "chunk", "config", "progress", "output",
+              "processing", "utils")),
+    ("plugins", ("plugins",)),
+    ("storage", ("storage",)),
+    ("runs", ("runs", "lineage")),
+    ("engine", ("session", "planning", "executor", "loading", "parallel")),
+    ("facade", ("context",)),
+    ("tools", ("cli", "verification", "testutils", "testing")),
+    # the package itself, and old module paths kept as aliases of moved modules
+    ("package", ("__init__", "__main__", "superruns", "run_registry", "demo", "maintenance")),
+)
+
+
+def layer_of(module: str):
+    """(index, name) of the layer of a module given relative to the package ('runs.registry');
+    None for a module the map does not name."""
+    for i, (name, members) in enumerate(LAYERS):
+        for m in members:
+            if module == m or module.startswith(m + "."):
+                return i, name
+    return None
