@@ -15,6 +15,7 @@ Conventions shared by all functions here:
 import numba
 import numpy as np
 
+from .dtypes import endtime
 from .errors import CannotSplit
 
 __all__ = ["endtimes", "first_unsorted_index", "max_endtime", "split_index", "gap_split_indices",
@@ -53,19 +54,14 @@ def _ints(a):
 # --- endtimes ---------------------------------------------------------------------------
 
 def endtimes(data):
-    """End time of every row as int64: the `endtime` field, else time + length * dt.
-
-    length and dt are widened before multiplying; numpy would do int32 * int16 in int32 and
-    overflow for records longer than ~2 s. Data with neither field is treated as point-like
-    (endtime = time), which is what a time-only dtype can promise.
+    """dtypes.endtime of every row, always as an int64 array, and one addition the engine
+    needs: rows with only a time field are point-like (endtime = time), where endtime, as
+    strax's, raises. One rule, so the two never disagree where both answer.
     """
     names = data.dtype.names or ()
-    if "endtime" in names:
-        return data["endtime"].astype(np.int64)
-    time = data["time"].astype(np.int64)
-    if "length" in names and "dt" in names:
-        return time + data["length"].astype(np.int64) * data["dt"].astype(np.int64)
-    return time
+    if "endtime" not in names and not ("length" in names and "dt" in names):
+        return data["time"].astype(np.int64)
+    return np.asarray(endtime(data)).astype(np.int64, copy=False)
 
 
 # --- first_unsorted_index ---------------------------------------------------------------
