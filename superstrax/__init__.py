@@ -17,8 +17,8 @@ Layers, lowest first; a module imports only from its own layer or lower ones
 from ._version import __version__
 
 from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
-                     InvalidConfiguration, PluginError, RunMetadataNotAvailable, SuperrunError,
-                     SuperstraxError)
+                     InvalidConfiguration, InvalidName, PluginError, RunMetadataNotAvailable,
+                     SuperrunError, SuperstraxError)
 from .hashing import deterministic_hash, hashablize, NumpyJSONEncoder
 from .dtypes import (endtime, hit_dtype, interval_dtype, peak_dtype, peak_interval_dtype,
                      record_dtype, time_dt_fields, time_fields, to_numpy_dtype)
@@ -41,5 +41,5 @@ __all__ = [
     "continuity_check", "Option", "takes_config", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
-    "Context",
+    "Context", "InvalidName",
 ]

@@ -3,6 +3,7 @@ import inspect
 import re
 import time
 from enum import IntEnum
+from collections.abc import Iterable, Iterator  # noqa: F401 (hook annotations)
 from types import MappingProxyType
 
 import numpy as np
@@ -119,10 +120,10 @@ class Plugin:
     def multi_output(self):
         return len(self.provides) > 1
 
-    def setup(self):
+    def setup(self) -> None:
         """Hook run once the config and dependencies are known."""
 
-    def infer_dtype(self):
+    def infer_dtype(self) -> "np.typing.DTypeLike | dict[str, np.typing.DTypeLike]":
         """Output dtype(s) when `dtype` is not a class attribute."""
         raise PluginError(f"{self.__class__.__name__} sets no dtype and does not implement infer_dtype()")
 
@@ -151,17 +152,17 @@ class Plugin:
         return self._dtypes[data_type]
 
     # --- computing ---------------------------------------------------------------------------
-    def compute(self, **kwargs):
+    def compute(self, **kwargs) -> "np.ndarray | dict[str, np.ndarray] | Chunk":
         raise NotImplementedError
 
-    def is_ready(self, chunk_i):
+    def is_ready(self, chunk_i: int) -> bool:
         return True
 
-    def source_finished(self):
+    def source_finished(self) -> bool:
         raise PluginError(f"{self.__class__.__name__} depends on nothing, so it is a source plugin "
                           f"and must implement source_finished()")
 
-    def cleanup(self, wait_for=None):
+    def cleanup(self, wait_for=None) -> None:
         """Hook called after the last chunk."""
 
     def chunk(self, *, start, end, data, data_type=None, run_id=None, subruns=None):
@@ -176,7 +177,7 @@ class Plugin:
                      start=start, end=end, data=data, subruns=subruns,
                      target_size_mb=self.chunk_target_size_mb)
 
-    def iter_outputs(self, steps):
+    def iter_outputs(self, steps: "Iterable[dict[str, Chunk]]") -> "Iterator[dict[str, Chunk]]":
         """Consume synchronised input steps ({kind: Chunk}); yield {data_type: Chunk}.
 
         Source plugins (no dependencies) get no steps and produce chunks until finished.
