@@ -51,3 +51,12 @@ class InvalidName(SuperstraxError, ValueError):
 
 class InvalidSuperrunName(InvalidName, SuperrunError):
     """A superrun name breaks a naming rule; also a SuperrunError, as it always was."""
+
+
+class StorageError(SuperstraxError, OSError):
+    """The storage could not be read or written (permissions, a full disk, a path that is not
+    what it should be): the data itself is not known to be damaged."""
+
+
+class InvalidArgument(InvalidConfiguration, ValueError):
+    """An argument of a call (run id, data type, time range, ...) has an unusable value."""

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from . import executor, output
+from . import executor, output, validation
 from .runs import superruns
 from .errors import InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
 from .executor import Processor
@@ -38,11 +38,8 @@ def absolute_time_range(session, run_id, targets, time_range, seconds_range, tim
         time_range = (int(row["time"]), int(endtimes(row.reshape(1))[0]))
     if seconds_range is not None:
         start, _ = estimate_run_start_and_end(session, run_id, targets, stacklevel=5)
-        time_range = (start + int(1e9 * seconds_range[0]), start + int(1e9 * seconds_range[1]))
-    if time_range is not None:
-        time_range = (int(time_range[0]), int(time_range[1]))
-        if time_range[1] < time_range[0]:
-            raise InvalidConfiguration(f"time_range {time_range} ends before it starts")
+        time_range = validation.seconds_to_time_range(seconds_range, start, run_id, targets)
+    time_range = validation.check_time_range(time_range, run_id, targets)
     return time_range
 
 
@@ -99,8 +96,8 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
                                    drop_columns=drop_columns, progress_bar=progress_bar,
                                    combining=combining, add_run_id_field=add_run_id_field)
         return
-    run_id = str(run_id)
-    targets, save = as_tuple(targets), as_tuple(save)
+    run_id = validation.check_run_id(run_id, targets)
+    targets, save = validation.check_targets(targets, run_id), as_tuple(save)
     if combining and not is_superrun_id(run_id):
         raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
     time_range = absolute_time_range(session, run_id, targets, time_range, seconds_range,

@@ -2,22 +2,31 @@
 its metadata; report incomplete writes, leftover copies of replaced data and unreadable run
 documents.
 
-What it cannot see: blosc chunk files carry no checksum, so bytes changed inside compressed
-data may still decode, to wrong values of the right size. It checks what the format records:
-sizes, row counts, time order and bounds.
+Chunk files superstrax writes carry a content checksum in their metadata entry, so any
+changed byte is reported. Files written by strax have none: there a changed byte inside
+compressed data may still decode, to wrong values of the right size, and only what the
+format records (sizes, row counts, time order and bounds) is checked; the report says so.
+
+verify never stops at a damaged entry: whatever it cannot check becomes a problem of that
+entry's report, and the next entry is checked.
 """
 import os
 from dataclasses import dataclass, field
 
-from .errors import DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, SuperstraxError
+from .errors import (DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, StorageError,
+                     SuperstraxError)
 from .kernels import endtimes, first_unsorted_index
 from .naming import is_superrun_id
-from .cli.maintenance import (REPLACED_MARK, InputError, _folder_matches_run, _run_doc_names,
-                          _run_part, open_directory, replaced_folders)
+from .cli.maintenance import (InputError, _folder_matches_run, _run_doc_names, _run_part,
+                              open_directory, replaced_folders)
+from .storage.checksums import CHECKSUM_FIELD
+from .storage.claims import CLAIM_SUFFIX, describe_holder, is_stale, read_claim
 from .storage.common import parse_dtype
-from .storage.files import (RUN_METADATA_PATTERN, FileSystemBackend, dirname_to_prefix,
-                            metadata_path)
+from .storage.files import (RUN_METADATA_PATTERN, FileSystemBackend, chunk_filename,
+                            file_problems, metadata_path)
 from .storage.io import COMPRESSORS, load_file
+from .storage.layout import REPLACED_MARK, temp_key
+from .storage.metadata_checks import metadata_problems
 
 __all__ = ["FolderReport", "check_folder", "verify"]
 
@@ -42,87 +51,55 @@ def _last_line(text):
 
 
 def check_folder(folder):
-    """Read every chunk of one data folder and compare it with the folder's metadata."""
+    """Read every chunk of one data folder and compare it with the folder's metadata; every
+    problem is reported, none stops the check of the others."""
     name = os.path.basename(os.path.normpath(folder))
     report = FolderReport(name)
     problem = report.problems.append
     backend = FileSystemBackend()
     try:
         md = backend.get_metadata(folder)
-    except (DataNotAvailable, DataCorrupted) as e:
+    except (DataNotAvailable, DataCorrupted, StorageError) as e:
         problem(str(e))
-        return report
-    if not isinstance(md, dict):
-        problem(f"the metadata file {metadata_path(folder)} does not hold a JSON object")
         return report
     if "exception" in md:
         problem(f"the metadata records a failed write ({_last_line(md['exception'])}); "
                 f"nothing loads this data, make it again")
     if "writing_ended" not in md:
         problem("the metadata has no writing_ended: the write never finished")
+    superrun = is_superrun_id(str(md.get("run_id", _run_part(name))))
+    own = metadata_problems(md, name, superrun=superrun)
+    report.problems.extend(own)
+    chunks = md.get("chunks")
+    if not isinstance(chunks, list):
+        return report
+    report.chunks = len(chunks)
+    report.problems.extend(file_problems(folder, md))
     try:
         dtype = parse_dtype(md, name)
-    except DataCorrupted as e:
-        problem(str(e))
-        return report
+    except DataCorrupted:
+        return report          # reported by metadata_problems
     compressor = md.get("compressor")
     if compressor not in COMPRESSORS:
         problem(f"unknown compressor {compressor!r} in the metadata")
         return report
-    chunks = md.get("chunks")
-    if not isinstance(chunks, list):
-        problem("the metadata has no list of chunks")
-        return report
-    report.chunks = len(chunks)
-    prefix = dirname_to_prefix(folder)
     has_time = "time" in (dtype.names or ())
-    superrun = is_superrun_id(md.get("run_id", _run_part(name)))
-    listed = set()
-    prev = None
+    listed, unchecked = set(), 0
     for i, info in enumerate(chunks):
         try:
             n, start, end = int(info["n"]), int(info["start"]), int(info["end"])
-            chunk_i = int(info.get("chunk_i", i))
         except (KeyError, TypeError, ValueError, AttributeError):
-            problem(f"chunk entry {i} lacks a valid n, start or end: {info!r}")
-            prev = None
+            continue           # reported by metadata_problems
+        label = f"chunk {i}"
+        if n == 0 and not info.get("filename"):
             continue
-        label = f"chunk {chunk_i}"
-        if chunk_i != i:
-            problem(f"{label} is entry {i} of the metadata's chunk list; chunks must be numbered "
-                    f"in order")
-        if start > end:
-            problem(f"{label} ends at {end}, before it starts at {start}")
-        if prev is not None:
-            prev_start, prev_end = prev
-            if superrun:
-                # Superrun chunks may jump over the time between subruns, never back.
-                if start < prev_start:
-                    problem(f"{label} starts at {start}, before the previous chunk "
-                            f"({prev_start}); chunks are out of order")
-                elif start < prev_end:
-                    problem(f"{label} starts at {start}, inside the previous chunk "
-                            f"[{prev_start}, {prev_end})")
-            elif start != prev_end:
-                what = "a gap after" if start > prev_end else "an overlap with"
-                problem(f"{label} starts at {start} but the previous chunk ends at {prev_end}: "
-                        f"{what} the previous chunk")
-        prev = (start, end)
-        if "nbytes" in info and int(info["nbytes"]) != n * dtype.itemsize:
-            problem(f"{label}: nbytes is {info['nbytes']} but {n} rows of {dtype.itemsize} B "
-                    f"are {n * dtype.itemsize} B")
-        if n == 0:
-            continue
-        filename = info.get("filename") or f"{prefix}-{chunk_i:06d}"
+        filename = chunk_filename(folder, info, i)
         listed.add(filename)
         path = os.path.join(folder, filename)
-        if "filesize" in info and os.path.isfile(path):
-            actual = os.path.getsize(path)
-            if actual != int(info["filesize"]):
-                problem(f"{label}: data file {path} has {actual} bytes but the metadata says "
-                        f"{info['filesize']}")
+        if CHECKSUM_FIELD not in info:
+            unchecked += 1
         try:
-            data = load_file(path, dtype, compressor, n=n)
+            data = load_file(path, dtype, compressor, n=n, checksum=info.get(CHECKSUM_FIELD))
         except DataCorrupted as e:
             problem(f"{label}: {e}")
             continue
@@ -130,9 +107,11 @@ def check_folder(folder):
             problem(f"{label}: cannot read data file {path}: {e}")
             continue
         report.rows += len(data)
-        if has_time:
+        if has_time and len(data):
             _check_rows(data, info, start, end, label, problem)
-    _check_bounds(md, chunks, problem)
+    if unchecked:
+        report.notes.append(f"{unchecked} chunk file(s) carry no checksum (written by strax or "
+                            f"an older superstrax): bytes changed inside them may go unnoticed")
     _note_stray_files(folder, listed, report)
     return report
 
@@ -156,19 +135,6 @@ def _check_rows(data, info, start, end, label, problem):
             problem(f"{label}: the metadata's {key} is {info[key]} but the data's is {value}")
 
 
-def _check_bounds(md, chunks, problem):
-    if not chunks or "writing_ended" not in md:
-        return
-    try:
-        first, last = int(chunks[0]["start"]), int(chunks[-1]["end"])
-    except (KeyError, TypeError, ValueError):
-        return
-    if "start" in md and int(md["start"]) != first:
-        problem(f"the metadata's start {md['start']} is not its first chunk's start {first}")
-    if "end" in md and int(md["end"]) != last:
-        problem(f"the metadata's end {md['end']} is not its last chunk's end {last}")
-
-
 def _note_stray_files(folder, listed, report):
     own = {os.path.basename(metadata_path(folder)), "metadata.json"}
     stray = sorted(e for e in os.listdir(folder) if e not in listed and e not in own)
@@ -178,6 +144,14 @@ def _note_stray_files(folder, listed, report):
 
 
 def _incomplete_report(path, name):
+    key = temp_key(name)
+    writer = name.rpartition("_temp-")[2] if "_temp-" in name else None
+    found = read_claim(os.path.join(path, key + CLAIM_SUFFIX)) if key else None
+    if writer and found and found[0] and found[0].get("writer") == writer \
+            and not is_stale(*found):
+        report = FolderReport(name, kind="write in progress")
+        report.notes.append(f"being written now by {describe_holder(found[0])}")
+        return report
     report = FolderReport(name, kind="incomplete write")
     detail = ""
     try:
@@ -192,11 +166,57 @@ def _incomplete_report(path, name):
     return report
 
 
-def _replaced_report(name):
+def _replaced_report(path, name):
     report = FolderReport(name, kind="leftover copy")
+    key = name.split(REPLACED_MARK)[0]
+    if os.path.isdir(os.path.join(path, key)):
+        report.problems.append(
+            f"leftover copy of data that was being replaced when the process stopped; {key} "
+            f"exists: if it verifies, delete this folder")
+    else:
+        report.problems.append(
+            f"the only copy of {key}: a replace was stopped between its two renames. The next "
+            f"make or load of that data renames it back; to restore it now, rename {name} to "
+            f"{key}")
+    return report
+
+
+def _claim_report(path, name):
+    report = FolderReport(name, kind="writer claim")
+    found = read_claim(os.path.join(path, name))
+    if found is None:
+        return None
+    if is_stale(*found):
+        report.problems.append(f"claim left by {describe_holder(found[0])}, which is no longer "
+                               f"running; the next writer of this data takes it over, or "
+                               f"delete it")
+    else:
+        report.notes.append(f"{describe_holder(found[0])} is writing this data now")
+    return report
+
+
+def _writing_reports(path):
+    """'.writing' files: metadata or run documents whose atomic write was killed."""
+    reports = []
+    for entry in sorted(os.listdir(path)):
+        full = os.path.join(path, entry)
+        if entry.endswith(".writing") and os.path.isfile(full):
+            reports.append(_writing_report(entry, entry))
+        elif os.path.isdir(full) and "-" in entry:
+            try:
+                inner = sorted(e for e in os.listdir(full) if e.endswith(".writing"))
+            except OSError:
+                continue
+            reports.extend(_writing_report(f"{entry}/{e}", e) for e in inner)
+    return reports
+
+
+def _writing_report(name, entry):
+    report = FolderReport(name, kind="interrupted write")
+    target = entry.rsplit(".", 2)[0]
     report.problems.append(
-        "leftover copy of data that was being replaced when the process stopped; if "
-        f"{name.split(REPLACED_MARK)[0]} exists and verifies, delete this folder")
+        f"a write of {target} was stopped before it finished (the file it was replacing, if "
+        f"any, is intact); delete this file")
     return report
 
 
@@ -205,44 +225,78 @@ def _run_doc_report(storage, run_id):
     report = FolderReport(name, kind="run document")
     try:
         doc = storage.run_metadata(run_id)
-    except RunMetadataNotAvailable as e:
+    except (RunMetadataNotAvailable, DataCorrupted, StorageError) as e:
         report.problems.append(str(e))
         return report
-    if is_superrun_id(run_id) and doc.get("sub_run_spec"):
+    from .runs.superruns import to_ns
+    for field_ in ("start", "end"):
+        if field_ in doc:
+            try:
+                to_ns(doc[field_])
+            except Exception as e:      # any value a user may have written
+                report.problems.append(f"its {field_} {doc[field_]!r} is not a date ({e})")
+    spec = doc.get("sub_run_spec")
+    if "sub_run_spec" in doc and not isinstance(spec, dict):
+        report.problems.append(f"its sub_run_spec is a {type(spec).__name__}, not a mapping "
+                               f"of subrun ids to 'all' or time ranges")
+    elif is_superrun_id(run_id) and spec:
         from .runs.superruns import resolve
         try:
             resolve(storage.run_metadata, run_id)
         except SuperstraxError as e:
             report.problems.append(f"the superrun's definition no longer resolves: {e}")
+        except Exception as e:          # a damaged document must not stop verify
+            report.problems.append(f"the superrun's definition cannot be read: "
+                                   f"{type(e).__name__}: {e}")
     return report
 
 
+def _guarded(check, name, kind, *args):
+    """A report from check(*args), or one naming the error it raised: verify goes on."""
+    try:
+        return check(*args)
+    except Exception as e:
+        report = FolderReport(name, kind=kind)
+        report.problems.append(f"could not be checked: {type(e).__name__}: {e}")
+        return report
+
+
 def verify(path, run=None):
-    """FolderReports of every data folder (of one run, if given), every incomplete write and
-    every run document, produced one at a time so a caller can show progress."""
+    """FolderReports of every data folder (of one run, if given), every incomplete write,
+    leftover copy, claim and interrupted write, and every run document, produced one at a
+    time so a caller can show progress."""
     storage = open_directory(path)
     keys = storage.list_keys()
     temps = storage.incomplete_writes()
     replaced = replaced_folders(path)
     docs = _run_doc_names(path)
+    claims = sorted(e for e in os.listdir(path) if e.endswith(CLAIM_SUFFIX))
     if run is not None:
         run = str(run)
         keys = [k for k in keys if _folder_matches_run(k, run)]
         temps = [t for t in temps if _folder_matches_run(t, run)]
         replaced = [r for r in replaced if _folder_matches_run(r.split(REPLACED_MARK)[0], run)]
+        claims = [c for c in claims if _folder_matches_run(c[:-len(CLAIM_SUFFIX)], run)]
         docs = [d for d in docs if d == run]
         if not (keys or temps or replaced or docs):
             raise InputError(f"run {run} is not in {path}: no run document and no data folders "
                              f"for it; `superstrax runs {path}` lists the runs there")
-    return _verify_iter(storage, path, keys, temps, replaced, docs)
+    return _verify_iter(storage, path, keys, temps, replaced, docs, claims, run)
 
 
-def _verify_iter(storage, path, keys, temps, replaced, docs):
+def _verify_iter(storage, path, keys, temps, replaced, docs, claims, run):
     for run_id in docs:
-        yield _run_doc_report(storage, run_id)
+        yield _guarded(_run_doc_report, RUN_METADATA_PATTERN % run_id, "run document",
+                       storage, run_id)
     for key in keys:
-        yield check_folder(os.path.join(path, key))
+        yield _guarded(check_folder, key, "data", os.path.join(path, key))
     for name in temps:
-        yield _incomplete_report(path, name)
+        yield _guarded(_incomplete_report, name, "incomplete write", path, name)
     for name in replaced:
-        yield _replaced_report(name)
+        yield _guarded(_replaced_report, name, "leftover copy", path, name)
+    for name in claims:
+        report = _guarded(_claim_report, name, "writer claim", path, name)
+        if report is not None:
+            yield report
+    if run is None:
+        yield from _writing_reports(path)

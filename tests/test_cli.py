@@ -3,6 +3,7 @@ directories made with the library."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -387,7 +388,7 @@ def test_verify_metadata_that_disagrees_with_the_files(data_dir, capsys):
     assert "holds 10 rows but its metadata says 11" in out
     assert "nbytes is" in out
     assert "has" in out and "but the metadata says" in out
-    assert "chunk 4 starts at" in out and "an overlap with" in out
+    assert "chunk 4 (" in out and "an overlap with" in out
     assert "chunk 3 ends" not in out
 
 
@@ -396,11 +397,17 @@ def test_verify_leftover_temp_folder(data_dir):
     backend = FileSystemBackend()
     md = backend.get_metadata(str(folder))
     # A write that was killed after its first chunk: never closed, so never swapped in.
-    saver = FileSaver(str(folder), {k: v for k, v in md.items() if k != "chunks"})
+    saver = FileSaver(str(folder), {k: v for k, v in md.items() if k != "chunks"},
+                      replace=True)
     saver.save(next(backend.iter_chunks(str(folder))))
+    # killed: its claim names a process that is gone
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with open(f"{folder}-claim.json", "w") as f:
+        json.dump({"writer": saver.writer_id, "pid": dead.pid, "host": socket.gethostname()}, f)
     r = cli("verify", data_dir)
     assert r.returncode == 1
-    assert f"INCOMPLETE {folder.name}_temp:" in r.stdout
+    assert f"INCOMPLETE {folder.name}_temp-{saver.writer_id}:" in r.stdout
     assert "incomplete write" in r.stdout
     assert cli("verify", data_dir, "--run", "1").returncode == 0
     r = cli("runs", data_dir)
@@ -434,7 +441,8 @@ def test_rechunk_changes_chunks_not_data(data_dir):
     after = st.get_array(SUPERRUN, "peaks")
     assert after.dtype == before.dtype and np.array_equal(after, before)
     assert cli("verify", data_dir).returncode == 0
-    assert not any(n.endswith("_temp") or ".replaced-" in n for n in os.listdir(data_dir))
+    assert not any("_temp" in n or ".replaced-" in n or n.endswith("-claim.json")
+                   for n in os.listdir(data_dir))
     # And back again: ten 1-row-per-ns record chunks of a run merge into one.
     r = cli("rechunk", data_dir, folders(data_dir, "0-records-")[0], "--target-mb", "200")
     assert r.returncode == 0, r.stderr
@@ -454,7 +462,7 @@ def test_rechunk_failure_keeps_the_original(data_dir):
     assert r.stderr.startswith("error: ") and path in r.stderr
     assert "Traceback" not in r.stderr
     assert tree_bytes(folder) == original
-    assert not os.path.exists(f"{folder}_temp")
+    assert not [n for n in os.listdir(data_dir) if n.startswith(f"{folder.name}_temp")]
 
 
 def test_rechunk_bad_input(data_dir, tmp_path):

@@ -11,18 +11,23 @@ import bz2
 import datetime
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
 
 import blosc
 import lz4.frame
 import numpy as np
 import pytest
+import xxhash
 import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hst
 
 import superstrax as sx
 from superstrax.storage.files import FileSaver
+from superstrax.storage.layout import is_temp_name
 from superstrax.testutils import Peaks, Records, SomeCrash
 
 from conftest import make_runs
@@ -39,8 +44,10 @@ TIME_FIELDS_DTYPE_STR = ("[(('Start time since unix epoch [ns]', 'time'), '<i8')
 TOP_LEVEL_KEYS = {"chunk_target_size_mb", "chunks", "compressor", "data_kind", "data_type",
                   "dtype", "end", "lineage", "lineage_hash", "run_id", "start", "strax_version",
                   "writing_ended", "writing_started", "superstrax_version"}
+# strax's chunk fields, plus superstrax's content checksum of the file (strax ignores it)
 CHUNK_KEYS = {"chunk_i", "end", "filename", "filesize", "first_endtime", "first_time",
-              "last_endtime", "last_time", "n", "nbytes", "run_id", "start", "subruns"}
+              "last_endtime", "last_time", "n", "nbytes", "run_id", "start", "subruns",
+              "checksum"}
 EMPTY_CHUNK_KEYS = {"chunk_i", "end", "n", "nbytes", "run_id", "start", "subruns"}
 
 
@@ -75,6 +82,13 @@ def plain_md(key, dtype, compressor="blosc"):
 def records_chunk(data, start, end, run_id="0"):
     return sx.Chunk(data_type="records", data_kind="records", dtype=data.dtype, run_id=run_id,
                     start=start, end=end, data=data)
+
+
+def dead_pid():
+    """The pid of a process that has exited."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
 
 
 def listing(root):
@@ -152,7 +166,8 @@ def test_records_folder_layout_and_metadata(st, storage):
         assert c == {"chunk_i": i, "start": i, "end": i + 1, "n": 10, "nbytes": 2570,
                      "run_id": "0", "subruns": None, "filename": f"{RECORDS_PREFIX}-{i:06d}",
                      "filesize": len(payload), "first_time": i, "last_time": i,
-                     "first_endtime": i + 1, "last_endtime": i + 1}
+                     "first_endtime": i + 1, "last_endtime": i + 1,
+                     "checksum": "xxh3_64:" + xxhash.xxh3_64_hexdigest(payload)}
         assert payload[:4] == bytes([0x02, 0x01, 0x00, 0x08])
         assert payload == strax_blosc(raw)
 
@@ -449,7 +464,8 @@ def test_scan_runs_deep_scan_and_broken_documents(tmp_path):
     names = [d["name"] for d in storage.scan_runs(("start",))]
     assert sorted(names) == ["1", "2", "7", "_sr"]
     assert sorted(st.select_runs()["name"]) == ["1", "2", "7", "_sr"]
-    with pytest.raises(sx.RunMetadataNotAvailable, match="3-metadata.json"):
+    # a document that is there but broken is not reported as missing
+    with pytest.raises(sx.DataCorrupted, match="3-metadata.json.*not valid JSON"):
         storage.run_metadata("3")
     # without deep_scan, runs with only data are not listed
     shallow = sx.DataDirectory(storage.path, provide_run_metadata=True)
@@ -467,7 +483,7 @@ def test_crash_leaves_nothing_that_loads(st, storage):
     key = str(st.key_for("0", "records"))
     assert not os.path.exists(os.path.join(storage.path, key))
     for name in listing(storage.path):
-        assert name.endswith("_temp")
+        assert is_temp_name(name)
         md = json.loads(read_md_text(os.path.join(storage.path, name), key.split("-", 1)[1]))
         assert "exception" in md
 
@@ -481,7 +497,7 @@ def test_crash_after_some_chunks(storage):
     assert storage.list_keys() == []
     assert not os.path.exists(os.path.join(storage.path, key))
     names = listing(storage.path)
-    assert names in ([], [key + "_temp"])
+    assert names == [] or (len(names) == 1 and names[0].startswith(key + "_temp-"))
     if names:
         md = json.loads(read_md_text(os.path.join(storage.path, names[0]), key.split("-", 1)[1]))
         assert "SomeCrash" in md["exception"]
@@ -518,8 +534,16 @@ def test_failed_rewrite_keeps_stored_data(st, storage):
     assert read_md_text(folder, RECORDS_PREFIX) == md_text
     assert storage.list_keys() == [RECORDS_KEY]
 
-    # a rewrite that completes replaces the data, leaving nothing else behind
+    # a saver does not overwrite complete data unless asked to (another writer may have
+    # just made it, and readers may be reading it)
     saver = storage.saver(key, plain_md(key, sx.record_dtype()))
+    assert saver.passive and saver.outcome == "already stored"
+    saver.save(records_chunk(expected_records(100, n=3), 100, 101))
+    saver.close()
+    np.testing.assert_array_equal(st.get_array("0", "records"), before)
+
+    # a rewrite that completes replaces the data, leaving nothing else behind
+    saver = storage.saver(key, plain_md(key, sx.record_dtype()), replace=True)
     saver.save(records_chunk(expected_records(100, n=3), 100, 101))
     saver.close()
     np.testing.assert_array_equal(st.get_array("0", "records"), expected_records(100, n=3))
@@ -531,9 +555,19 @@ def test_killed_write_leaves_only_temp_folder(st, storage):
     saver = storage.saver(key, plain_md(key, sx.record_dtype()))
     for i in range(2):
         saver.save(records_chunk(expected_records(i), i, i + 1))
+    temp_name = os.path.basename(saver.temp)
+    writer = saver.writer_id
     del saver                          # never closed: as if the process was killed
-    assert listing(storage.path) == [RECORDS_KEY + "_temp"]
-    temp = os.path.join(storage.path, RECORDS_KEY + "_temp")
+    assert listing(storage.path) == sorted([RECORDS_KEY + "-claim.json", temp_name])
+    assert temp_name == f"{RECORDS_KEY}_temp-{writer}"
+    claim = os.path.join(storage.path, RECORDS_KEY + "-claim.json")
+    with open(claim) as f:
+        assert json.load(f)["writer"] == writer
+    # The claim names this (live) process; a killed process's claim names a dead pid.
+    with open(claim, "w") as f:
+        json.dump({"writer": writer, "pid": dead_pid(), "host": socket.gethostname(),
+                   "time": 0}, f)
+    temp = os.path.join(storage.path, temp_name)
     md = json.loads(read_md_text(temp, RECORDS_PREFIX))
     assert "writing_ended" not in md and md["start"] == 0 and len(md["chunks"]) == 2
     assert not st.is_stored("0", "records")
@@ -647,8 +681,13 @@ def test_damaged_chunk_file_raises_naming_it(st, storage, damage):
         st.get_array("0", "records")
     with pytest.raises(sx.DataCorrupted, match=f"{RECORDS_PREFIX}-000003"):
         list(st.get_iter("0", "records"))
-    # chunks before the damaged one still load
-    assert len(st.get_array("0", "records", time_range=(0, 3))) == 30
+    if damage is _flip_header:
+        # same size: only reading the file (its checksum) tells, so other chunks still load
+        assert len(st.get_array("0", "records", time_range=(0, 3))) == 30
+    else:
+        # a missing file or one of another size is seen before any row is returned
+        with pytest.raises(sx.DataCorrupted, match=f"{RECORDS_PREFIX}-000003"):
+            st.get_array("0", "records", time_range=(0, 3))
 
 
 def test_damaged_zstd_file_raises_naming_it(storage):
@@ -741,7 +780,11 @@ def test_bit_flips_never_give_wrong_shapes(st, storage, flips):
 def test_time_range_reads_only_needed_chunk_files(st, storage):
     st.make("0", "records")
     for i in list(range(3)) + list(range(5, 10)):
-        os.remove(chunk_path(storage, i))
+        # same size, other bytes: only the checksum tells, and only if the file is read
+        path = chunk_path(storage, i)
+        size = os.path.getsize(path)
+        with open(path, "wb") as f:
+            f.write(b"\x55" * size)
     data = st.get_array("0", "records", time_range=(3, 5))
     np.testing.assert_array_equal(data, np.concatenate([expected_records(3), expected_records(4)]))
     assert len(st.get_df("0", "records", time_range=(4, 5), drop_columns=["data"])) == 10

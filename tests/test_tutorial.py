@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xxhash
 
 
 @pytest.fixture
@@ -99,7 +100,10 @@ def test_seed_tutorial_steps_1_to_21(in_tmp, capsys):
                      'filesize': (folder / f'records-j3nd2fjbiq-{i:06d}').stat().st_size,
                      'first_endtime': 41 + i, 'first_time': 40 + i, 'last_endtime': 41 + i,
                      'last_time': 40 + i, 'n': 10, 'nbytes': 2570, 'run_id': '2',
-                     'start': 40 + i, 'subruns': None}
+                     'start': 40 + i, 'subruns': None,
+                     # superstrax's content checksum of the file (strax ignores the field)
+                     'checksum': 'xxh3_64:' + xxhash.xxh3_64_hexdigest(
+                         (folder / f'records-j3nd2fjbiq-{i:06d}').read_bytes())}
 
     # [7]
     st.define_run(superrun_name, subrun_ids)
@@ -184,7 +188,9 @@ def test_seed_tutorial_steps_1_to_21(in_tmp, capsys):
                        'n': 300, 'nbytes': 77100, 'run_id': '_superrun_test', 'start': 0,
                        'subruns': {'0': {'end': 10, 'start': 0},
                                    '1': {'end': 30, 'start': 20},
-                                   '2': {'end': 50, 'start': 40}}}]
+                                   '2': {'end': 50, 'start': 40}},
+                       'checksum': 'xxh3_64:' + xxhash.xxh3_64_hexdigest(
+                           (folder / 'records-j3nd2fjbiq-000000').read_bytes())}]
 
 
 def _readme_python_blocks():

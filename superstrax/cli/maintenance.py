@@ -15,14 +15,13 @@ from ..chunk import DEFAULT_CHUNK_SPLIT_NS, Rechunker
 from ..errors import DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, SuperstraxError
 from ..hashing import deterministic_hash
 from ..naming import is_superrun_id
-from ..storage.files import (RUN_METADATA_PATTERN, TEMP_SUFFIX, DataDirectory, FileSaver,
-                            FileSystemBackend)
+from ..storage.files import RUN_METADATA_PATTERN, DataDirectory, FileSaver, FileSystemBackend
+from ..storage.layout import REPLACED_MARK, is_temp_name, temp_key
 
 __all__ = ["InputError", "open_directory", "inventory", "define_superrun", "load_ranges",
            "rechunk", "run_of_folder", "replaced_folders"]
 
 _RUN_DOC_SUFFIX = RUN_METADATA_PATTERN % ""          # "-metadata.json"
-REPLACED_MARK = ".replaced-"                         # FileSaver's aside copy during a swap
 # Metadata a rewrite must not inherit: the saver records these afresh for the new copy.
 _PER_WRITE_FIELDS = ("chunks", "start", "end", "writing_started", "writing_ended", "exception")
 
@@ -44,7 +43,7 @@ def open_directory(path, writable=False):
 
 
 def _run_part(folder_name):
-    return folder_name.removesuffix(TEMP_SUFFIX).split("-", 1)[0]
+    return (temp_key(folder_name) or folder_name).split("-", 1)[0]
 
 
 def _strip_definition_hash(run_part):
@@ -327,7 +326,7 @@ def rechunk(path, key, target_mb):
     storage = open_directory(path, writable=True)
     name = _key_name(path, key)
     if name not in storage.list_keys():
-        if name.endswith(TEMP_SUFFIX) or name + TEMP_SUFFIX in storage.incomplete_writes():
+        if is_temp_name(name) or any(temp_key(t) == name for t in storage.incomplete_writes()):
             raise InputError(f"{name} in {path} is an incomplete write, not stored data; "
                              f"delete it and make the data again")
         raise InputError(f"no data folder {name} in {path}; give a folder name "
@@ -342,7 +341,10 @@ def rechunk(path, key, target_mb):
     old_size = _folder_size(folder)
     new_md = {k: v for k, v in md.items() if k not in _PER_WRITE_FIELDS}
     new_md["chunk_target_size_mb"] = target_mb
-    saver = FileSaver(folder, new_md)
+    saver = FileSaver(folder, new_md, replace=True)
+    if saver.passive:
+        raise InputError(f"{name} is being written by another process ({saver.outcome}); "
+                         f"rechunk it when that has finished")
     rechunker = Rechunker(target_size_mb=target_mb, split_ns=DEFAULT_CHUNK_SPLIT_NS)
     rows = oversized = 0
 

@@ -5,24 +5,31 @@
         <data_type>-<hash>-metadata.json         data metadata
         <data_type>-<hash>-000000 ...            one compressed file per non-empty chunk
 
-Writes go to '<folder>_temp' and are renamed into place when complete, so a failed or
-killed write never shows up as data, and data stored before is only replaced by a complete copy.
+Writes take an exclusive claim on the key and go to a temp folder unique to the writer, which
+is renamed into place when complete (file_saver.py; the names are in layout.py), so a failed,
+killed or concurrent write never shows up as data, and data stored before is only replaced by
+a complete copy. Metadata is checked against itself and the folder's files before any row is
+returned (metadata_checks.py), and chunk files against their checksums as they are read.
 """
 import datetime
 import glob
 import json
 import os
 import shutil
-import uuid
 
 from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, RunMetadataNotAvailable,
-                      SuperstraxError)
-from .common import Saver, StorageBackend, StorageFrontend, dump_metadata, parse_dtype
-from .io import load_file, save_file
+                      StorageError, SuperstraxError)
+from .checksums import CHECKSUM_FIELD
+from .common import StorageBackend, StorageFrontend, parse_dtype
+from .file_saver import FileSaver, os_error, write_atomically
+from .io import load_file
+from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
+                     metadata_path)
+from .metadata_checks import metadata_problems, raise_if_problems
 from ..naming import check_no_dash, is_superrun_id
+from ..validation import check_key_name_length
 
 RUN_METADATA_PATTERN = "%s-metadata.json"
-TEMP_SUFFIX = "_temp"
 
 
 def _json_util():
@@ -43,34 +50,7 @@ def _read_options():
 _KEEP_NESTED = ("strax_defaults", "sub_run_spec", "tags")
 
 
-def _write_atomically(path, text):
-    temp = f"{path}.{uuid.uuid4().hex[:8]}.writing"
-    try:
-        with open(temp, "w") as f:
-            f.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
-def metadata_path(folder):
-    """The data metadata file of a folder (the old name 'metadata.json' is read as fallback)."""
-    prefix = dirname_to_prefix(folder)
-    path = os.path.join(folder, f"{prefix}-metadata.json")
-    if not os.path.exists(path):
-        old = os.path.join(folder, "metadata.json")
-        if os.path.exists(old):
-            return old
-    return path
-
-
-def dirname_to_prefix(folder):
-    name = os.path.basename(os.path.normpath(folder))
-    if name.endswith(TEMP_SUFFIX):
-        name = name[:-len(TEMP_SUFFIX)]
-    return name.split("-", 1)[1]
+_REMAKE = "Delete the folder and make the data again (or load it from an intact copy)"
 
 
 class FileSystemBackend(StorageBackend):
@@ -78,25 +58,52 @@ class FileSystemBackend(StorageBackend):
 
     def __init__(self):
         self._md_cache = {}
+        self._checked = {}
 
     def get_metadata(self, folder):
+        """The folder's metadata as written (parsed once per version of the file)."""
         path = metadata_path(folder)
         try:
             st = os.stat(path)
         except FileNotFoundError:
             raise DataNotAvailable(f"No metadata file in {folder}; the data there is incomplete "
                                    f"or was never written") from None
+        except NotADirectoryError:
+            raise StorageError(f"{folder} is a file where a data folder belongs; move or "
+                               f"delete it") from None
+        except OSError as e:
+            raise os_error(e, "reading the metadata", path) from e
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self._md_cache.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
         try:
-            with open(path) as f:
-                md = json.load(f)
-        except (ValueError, OSError) as e:
-            raise DataCorrupted(f"Metadata file {path} cannot be read ({e}). Delete {folder} "
-                                f"and make the data again") from e
+            with open(path, "rb") as f:
+                text = f.read()
+        except OSError as e:
+            raise os_error(e, "reading the metadata", path) from e
+        try:
+            md = json.loads(text)
+        except ValueError as e:
+            raise DataCorrupted(f"Metadata file {path} is not valid JSON ({e}). "
+                                f"{_REMAKE}") from e
+        if not isinstance(md, dict):
+            raise DataCorrupted(f"Metadata file {path} holds a {type(md).__name__}, not a JSON "
+                                f"object. {_REMAKE}")
         self._md_cache[path] = (stamp, md)
+        return md
+
+    def checked_metadata(self, folder):
+        """get_metadata, after checking it against itself and the folder's files (once per
+        version of the metadata file); raises DataCorrupted naming what is wrong."""
+        md = self.get_metadata(folder)
+        path = metadata_path(folder)
+        if self._checked.get(path) is not md:
+            problems = metadata_problems(md, path)
+            if not problems:
+                problems = file_problems(folder, md)
+            raise_if_problems(problems, f"Data in {folder}", _REMAKE)
+            self._checked[path] = md
         return md
 
     def read_chunk(self, folder, md, info, dtype, out=None):
@@ -108,59 +115,61 @@ class FileSystemBackend(StorageBackend):
             # never skipped.
             import numpy as np
             return np.zeros(0, dtype) if out is None else out
-        return load_file(path, dtype, md["compressor"], n=info["n"], out=out)
-
-    def saver(self, folder, metadata):
-        return FileSaver(folder, metadata)
-
-
-class FileSaver(Saver):
-    """Writes into '<folder>_temp'; renames it to '<folder>' once everything is written."""
-
-    def __init__(self, folder, metadata):
-        self.folder = os.path.normpath(folder)
-        self.temp = self.folder + TEMP_SUFFIX
-        self.prefix = dirname_to_prefix(self.folder)
-        if os.path.exists(self.temp):
-            shutil.rmtree(self.temp)     # a leftover of a killed write
-        os.makedirs(self.temp)
-        self.md_path = os.path.join(self.temp, f"{self.prefix}-metadata.json")
         try:
-            super().__init__(metadata)
-        except BaseException:
-            # Metadata that cannot be written: leave no folder behind for it.
-            shutil.rmtree(self.temp, ignore_errors=True)
-            raise
+            return load_file(path, dtype, md["compressor"], n=info["n"], out=out,
+                             checksum=info.get(CHECKSUM_FIELD))
+        except OSError as e:
+            raise os_error(e, "reading a chunk file", path) from e
 
-    def _save_chunk(self, data, chunk_i):
-        filename = f"{self.prefix}-{chunk_i:06d}"
-        size = save_file(os.path.join(self.temp, filename), data, self.md["compressor"])
-        return filename, size
+    def saver(self, folder, metadata, replace=False):
+        return FileSaver(folder, metadata, replace=replace)
 
-    def _write_metadata(self):
+
+def chunk_filename(folder, info, i):
+    chunk_i = info.get("chunk_i", i)
+    return info.get("filename") or f"{dirname_to_prefix(folder)}-{int(chunk_i):06d}"
+
+
+def file_problems(folder, md):
+    """What does not match between consistent metadata and the files of its folder: listed
+    files that are missing or of another size, and chunk files no entry lists (one listing
+    of the folder, no file is read)."""
+    try:
+        present = {e.name: e for e in os.scandir(folder)}
+    except OSError as e:
+        return [f"the folder cannot be listed ({e})"]
+    problems = []
+    listed = set()
+    prefix = dirname_to_prefix(folder)
+    chunks = md.get("chunks")
+    for i, info in enumerate(chunks if isinstance(chunks, list) else []):
+        if not isinstance(info, dict):
+            continue
         try:
-            text = dump_metadata(self.md)
-        except TypeError as e:
-            raise SuperstraxError(
-                f"Metadata of {self.md.get('run_id')}/{self.md.get('data_type')} is not plain "
-                f"JSON ({e}); option values must be numbers, strings, lists, dicts or None") from e
-        _write_atomically(self.md_path, text)
-
-    def _discard(self):
-        shutil.rmtree(self.temp, ignore_errors=True)
-
-    def _finish(self, failed):
-        if failed:
-            # Keep what was written for inspection, under the temp name nothing loads from;
-            # data stored before under this key is left untouched.
-            return
-        aside = None
-        if os.path.exists(self.folder):
-            aside = f"{self.folder}.replaced-{uuid.uuid4().hex[:8]}"
-            os.rename(self.folder, aside)
-        os.rename(self.temp, self.folder)
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
+            name = chunk_filename(folder, info, i)
+        except (TypeError, ValueError):
+            continue
+        if not info.get("n") and not info.get("filename"):
+            continue
+        listed.add(name)
+        entry = present.get(name)
+        if entry is None:
+            problems.append(f"chunk {i}: data file {name} is missing")
+            continue
+        if "filesize" in info:
+            try:
+                size = entry.stat().st_size
+            except OSError:
+                continue
+            if size != info["filesize"]:
+                problems.append(f"chunk {i}: data file {name} has {size} bytes but the metadata "
+                                f"says {info['filesize']}")
+    unlisted = sorted(n for n in present if n.startswith(prefix + "-")
+                      and n[len(prefix) + 1:].isdigit() and n not in listed)
+    if unlisted:
+        problems.append(f"chunk files {', '.join(unlisted[:5])} are in the folder but no chunk "
+                        f"entry lists them (an entry was removed or emptied)")
+    return problems
 
 
 def _check_no_path_separator(run_id, error):
@@ -193,11 +202,19 @@ class DataDirectory(StorageFrontend):
             warnings.warn(f"DataDirectory got unknown arguments {sorted(kwargs)}; they do "
                           f"nothing", UserWarning, stacklevel=2)
         super().__init__(readonly=readonly, provide_run_metadata=provide_run_metadata)
-        self.path = str(path)
+        if path is None or not isinstance(path, (str, os.PathLike)) or str(path) == "":
+            raise StorageError(f"DataDirectory needs the path of a directory, got {path!r}")
+        self.path = os.fspath(path)
         self.deep_scan = deep_scan
         self.backends = [FileSystemBackend()]
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise StorageError(f"DataDirectory({self.path!r}): that path is a file, not a "
+                               f"directory; give a directory (it is created if missing)")
         if not readonly:
-            os.makedirs(self.path, exist_ok=True)
+            try:
+                os.makedirs(self.path, exist_ok=True)
+            except OSError as e:
+                raise os_error(e, "creating the data directory", self.path) from e
 
     def __repr__(self):
         return f"DataDirectory({self.path!r})"
@@ -209,6 +226,8 @@ class DataDirectory(StorageFrontend):
         return os.path.join(self.path, str(key))
 
     def _find(self, key):
+        """The folder of complete data of key; its metadata is checked against itself and its
+        files first (DataCorrupted if they do not match)."""
         folder = self._folder(key)
         backend = self.backends[0]
         try:
@@ -218,10 +237,18 @@ class DataDirectory(StorageFrontend):
         if "exception" in md or "writing_ended" not in md:
             raise DataNotAvailable(f"{key} in {self.path} is incomplete (its write failed); it "
                                    f"will be made again")
+        backend.checked_metadata(folder)
         return backend, folder
 
     def _writable(self, key):
         return self.backends[0], self._folder(key)
+
+    def saver(self, key, metadata, replace=False):
+        """A FileSaver for key. Complete data already stored is kept (the saver then writes
+        nothing) unless replace=True; see file_saver.py for concurrent writers."""
+        backend, folder = self.find(key, write=True)
+        check_key_name_length(os.path.basename(folder), key.run_id, key.data_type)
+        return backend.saver(folder, metadata, replace=replace)
 
     def list_keys(self):
         """Names of the complete data folders in this directory."""
@@ -230,17 +257,16 @@ class DataDirectory(StorageFrontend):
             return names
         for name in sorted(os.listdir(self.path)):
             full = os.path.join(self.path, name)
-            if (len(name.split("-")) == 3 and not name.endswith(TEMP_SUFFIX)
-                    and ".replaced-" not in name and os.path.isdir(full)):
+            if is_key_name(name) and os.path.isdir(full):
                 names.append(name)
         return names
 
     def incomplete_writes(self):
-        """Folders left by writes that failed or were killed."""
+        """Temp folders: writes in progress, or left by writes that failed or were killed."""
         if not os.path.isdir(self.path):
             return []
         return [n for n in sorted(os.listdir(self.path))
-                if n.endswith(TEMP_SUFFIX) and os.path.isdir(os.path.join(self.path, n))]
+                if is_temp_name(n) and os.path.isdir(os.path.join(self.path, n))]
 
     def remove(self, key):
         if self.readonly:
@@ -264,7 +290,10 @@ class DataDirectory(StorageFrontend):
 
     def run_metadata(self, run_id, projection=None):
         path = self._run_meta_path(str(run_id))
-        if not os.path.exists(path):
+        if not os.path.isfile(path):
+            if os.path.lexists(path):
+                raise StorageError(f"The run document of run {run_id} should be the file "
+                                   f"{path}, but that is not a file; move it away")
             raise RunMetadataNotAvailable(f"No run document for run {run_id} in {self.path} "
                                           f"(expected {path})")
         doc = self._read_run_doc(path)
@@ -274,14 +303,23 @@ class DataDirectory(StorageFrontend):
 
     @staticmethod
     def _read_run_doc(path):
+        """The flattened run document; DataCorrupted (not 'no run document') if the file is
+        there but is not a JSON object, StorageError if it cannot be read."""
         try:
             json_util, options = _json_util(), _read_options()
             with open(path) as f:
-                doc = json.loads(f.read(), object_hook=lambda d: json_util.object_hook(
-                    d, json_options=options))
-        except ValueError as e:
-            raise RunMetadataNotAvailable(f"Run document {path} is not valid JSON ({e}); fix or "
-                                          f"rewrite it") from e
+                text = f.read()
+        except OSError as e:
+            raise os_error(e, "reading a run document", path) from e
+        try:
+            doc = json.loads(text, object_hook=lambda d: json_util.object_hook(
+                d, json_options=options))
+        except (ValueError, TypeError, OverflowError) as e:
+            raise DataCorrupted(f"Run document {path} exists but is not valid JSON ({e}); fix "
+                                f"or rewrite it") from e
+        if not isinstance(doc, dict):
+            raise DataCorrupted(f"Run document {path} holds a {type(doc).__name__}, not a JSON "
+                                f"object; fix or rewrite it")
         return _flatten(doc)
 
     def write_run_metadata(self, run_id, metadata):
@@ -295,8 +333,12 @@ class DataDirectory(StorageFrontend):
         # in subrun start order on disk.
         doc = {k: doc[k] for k in sorted(doc)}
         text = json.dumps(doc, indent=4, default=_json_util().default)
-        os.makedirs(self.path, exist_ok=True)
-        _write_atomically(self._run_meta_path(run_id), text)
+        path = self._run_meta_path(run_id)
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            write_atomically(path, text)
+        except OSError as e:
+            raise os_error(e, f"writing the run document of run {run_id}", path) from e
 
     def scan_runs(self, store_fields=()):
         """Run documents in this directory (and with deep_scan, runs that only have data)."""
@@ -311,7 +353,7 @@ class DataDirectory(StorageFrontend):
                     continue
                 try:
                     doc = self._read_run_doc(path)
-                except RunMetadataNotAvailable:
+                except (RunMetadataNotAvailable, DataCorrupted, StorageError):
                     continue      # a broken document must not hide every other run
                 doc.setdefault("name", run_id)
                 seen.add(doc["name"])
@@ -334,4 +376,5 @@ class DataDirectory(StorageFrontend):
 
 
 __all__ = ["DataDirectory", "FileSystemBackend", "FileSaver", "dirname_to_prefix",
-           "metadata_path", "parse_dtype"]
+           "metadata_path", "parse_dtype", "file_problems", "chunk_filename", "TEMP_SUFFIX",
+           "REPLACED_MARK"]

@@ -16,9 +16,10 @@ import numpy as np
 import zstandard
 
 from ..errors import DataCorrupted
+from .checksums import check_checksum, checksum_of
 
 __all__ = ["COMPRESSORS", "Compressor", "compress", "decompress", "load_array",
-           "save_file", "load_file"]
+           "save_file", "write_chunk_file", "load_file"]
 
 # Processing runs in the caller's thread, but stored chunks are read ahead in two threads
 # (storage.common's prefetch): blosc's own threads would only compete with those readers, and
@@ -200,6 +201,11 @@ def save_file(path, data, compressor):
     The bytes go to `path + "_temp"` first and are renamed into place, so a crash never
     leaves a partial file under the final name (readers would take it for a whole chunk).
     """
+    return write_chunk_file(path, data, compressor)[0]
+
+
+def write_chunk_file(path, data, compressor):
+    """Like save_file; returns (compressed size in bytes, content checksum of the file)."""
     payload = compress(data, compressor)
     temp = path + "_temp"
     try:
@@ -212,7 +218,7 @@ def save_file(path, data, compressor):
         except OSError:
             pass
         raise
-    return len(payload)
+    return len(payload), checksum_of(payload)
 
 
 def _remake_hint(path):
@@ -221,11 +227,12 @@ def _remake_hint(path):
             f"(or load it from another storage that holds an intact copy).")
 
 
-def load_file(path, dtype, compressor, n=None, out=None):
-    """Read and decode one chunk file. `n` is the row count the metadata promises.
+def load_file(path, dtype, compressor, n=None, out=None, checksum=None):
+    """Read and decode one chunk file. `n` is the row count the metadata promises, `checksum`
+    the content checksum it recorded (see checksums.py; None: not checked).
 
-    Any way the file fails to match (missing, undecodable, truncated, wrong size or row
-    count) raises DataCorrupted naming the file.
+    Any way the file fails to match (missing, undecodable, truncated, wrong size, row count
+    or checksum) raises DataCorrupted naming the file.
     """
     if compressor not in COMPRESSORS:
         raise DataCorrupted(f"Data file {path}: its metadata names compressor {compressor!r}, "
@@ -240,6 +247,7 @@ def load_file(path, dtype, compressor, n=None, out=None):
     except FileNotFoundError as e:
         raise DataCorrupted(f"Data file {path} is missing although the metadata lists it. "
                             f"{_remake_hint(path)}") from e
+    check_checksum(raw, checksum, path)
     try:
         arr = load_array(raw, dtype, compressor, out=out)
     except DataCorrupted as e:

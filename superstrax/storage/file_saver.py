@@ -1,0 +1,285 @@
+"""FileSaver: writes one key of a DataDirectory so that concurrent writers cannot collide.
+
+1. The writer takes the key's exclusive claim (claims.py). Only the holder writes.
+2. The holder writes into a temp folder unique to it, '<key>_temp-<writer id>'.
+3. When complete, the temp folder is renamed to '<key>'. If '<key>' exists (a rewrite, e.g.
+   rechunk, or incomplete data being made again) it is first renamed to
+   '<key>.replaced-<hex>', then the new copy is renamed in, then the old copy is deleted.
+   A kill between the two renames leaves only '<key>.replaced-<hex>': the next writer of
+   the key (any make or load that misses it) renames it back before anything else, and
+   `superstrax verify` reports it meanwhile.
+
+What a writer that does not get the claim does (its `outcome` says which case it was):
+- another live writer holds it: nothing is written; the caller still gets the rows it
+  computed. At close the saver waits (up to `wait_seconds`) for that writer to finish, so
+  when `make` returns the data is stored. Outcome MADE_BY_OTHER (a warning is given if the
+  other writer failed or is still writing when the wait ends: OTHER_FAILED, OTHER_BUSY);
+  when the holder is this very process (another saver of the same key), there is no wait.
+- complete data is already there (made by another writer meanwhile): nothing is written,
+  unless the saver was made with replace=True. Outcome ALREADY_STORED.
+"""
+import errno
+import os
+import shutil
+import uuid
+import warnings
+
+from ..errors import StorageError, SuperstraxError
+from .claims import (Claim, claim_path, describe_holder, held_by_this_process,
+                     new_writer_id, read_claim, wait_for_release)
+from .common import Saver, dump_metadata
+from .io import write_chunk_file
+from .checksums import CHECKSUM_FIELD
+from .layout import REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, metadata_path, temp_folder, \
+    temp_key
+
+STORED = "stored"
+ALREADY_STORED = "already stored"
+RESTORED = "restored from a replaced copy"
+MADE_BY_OTHER = "made by another writer"
+OTHER_BUSY = "another writer is still writing"
+OTHER_FAILED = "another writer did not finish"
+CLAIM_LOST = "claim taken over by another writer"
+FAILED = "failed"
+DISCARDED = "discarded"
+
+__all__ = ["FileSaver", "write_atomically", "is_complete", "restore_replaced", "STORED",
+           "ALREADY_STORED", "RESTORED", "MADE_BY_OTHER", "OTHER_BUSY", "OTHER_FAILED",
+           "CLAIM_LOST", "FAILED", "DISCARDED", "os_error"]
+
+
+def os_error(e: OSError, what: str, where: str) -> StorageError:
+    """A library error for an OS error while `what` (e.g. 'writing run 3 records')."""
+    advice = {errno.ENOSPC: "the disk is full: free space there or use another storage",
+              errno.EDQUOT: "the disk quota is exhausted: free space or use another storage",
+              errno.ENAMETOOLONG: "the name is too long for the file system: use a shorter "
+                                  "run id (or data type name)",
+              errno.EACCES: "permission denied: check the permissions (the data there is "
+                            "not known to be damaged)",
+              errno.EPERM: "permission denied: check the permissions",
+              errno.EROFS: "the file system is read-only: use another storage or "
+                           "readonly=True"}.get(e.errno, "check the storage")
+    err = StorageError(f"Error while {what} at {where}: {e.strerror or e}; {advice}")
+    err.errno = e.errno
+    return err
+
+
+def write_atomically(path, text):
+    temp = f"{path}.{uuid.uuid4().hex[:8]}.writing"
+    try:
+        with open(temp, "w") as f:
+            f.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+
+
+def is_complete(folder) -> bool:
+    """Whether a folder holds a finished, successful write (its metadata says so)."""
+    import json
+    try:
+        with open(metadata_path(folder)) as f:
+            md = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(md, dict) and "writing_ended" in md and "exception" not in md
+
+
+def restore_replaced(folder) -> bool:
+    """Rename the newest complete '<folder>.replaced-*' copy back to '<folder>' if that is
+    missing (a replace was killed between its two renames). The caller holds the claim."""
+    if os.path.lexists(folder):
+        return False
+    parent, name = os.path.split(folder)
+    try:
+        entries = os.listdir(parent or ".")
+    except OSError:
+        return False
+    copies = [os.path.join(parent, e) for e in entries if e.startswith(name + REPLACED_MARK)]
+    copies = [c for c in copies if is_complete(c)]
+    if not copies:
+        return False
+    copies.sort(key=lambda c: os.stat(c).st_mtime, reverse=True)
+    os.rename(copies[0], folder)
+    return True
+
+
+def _leftover_temps(folder, own):
+    parent, name = os.path.split(folder)
+    try:
+        entries = os.listdir(parent or ".")
+    except OSError:
+        return []
+    return [os.path.join(parent, e) for e in entries
+            if e.startswith(name + TEMP_SUFFIX) and temp_key(e) == name
+            and os.path.join(parent, e) != own]
+
+
+class FileSaver(Saver):
+    """Writes one data folder under the key's claim; see the module docstring."""
+
+    wait_seconds = 600.0
+
+    def __init__(self, folder, metadata, replace=False, wait_seconds=None):
+        self.folder = os.path.normpath(folder)
+        self.key_name = os.path.basename(self.folder)
+        self.writer_id = new_writer_id()
+        self.temp = temp_folder(self.folder, self.writer_id)
+        self.prefix = dirname_to_prefix(self.folder)
+        self.md_path = os.path.join(self.temp, f"{self.prefix}-metadata.json")
+        self.replace = replace
+        if wait_seconds is not None:
+            self.wait_seconds = wait_seconds
+        self.outcome = None
+        self.passive = False        # True: this saver writes nothing (see outcome)
+        self.holder = None          # claim info of the writer that holds the key instead
+        self.claim = None
+        self._pending_checksum = None
+        self._what = f"writing {metadata.get('run_id')}/{metadata.get('data_type')}"
+        if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
+            raise StorageError(f"Cannot store {self.key_name}: {self.folder} is a file, not a "
+                               f"data folder; move or delete it")
+        try:
+            self._claim()
+            if not self.passive:
+                for leftover in _leftover_temps(self.folder, self.temp):
+                    shutil.rmtree(leftover, ignore_errors=True)   # of a killed/failed write
+                os.makedirs(self.temp)
+        except OSError as e:
+            self._release()
+            raise os_error(e, self._what, self.folder) from e
+        try:
+            super().__init__(metadata)
+        except BaseException:
+            # Metadata that cannot be written: leave no folder behind for it.
+            self._discard()
+            self._release()
+            raise
+
+    # --- the claim ---------------------------------------------------------------------
+    def _claim(self):
+        self.claim, self.holder = Claim.acquire(self.folder, self.writer_id, self.key_name)
+        if self.claim is None:
+            self.passive = True
+            self.outcome = MADE_BY_OTHER
+            return
+        if not self.replace and is_complete(self.folder):
+            self._go_passive(ALREADY_STORED)
+        elif restore_replaced(self.folder):
+            self._go_passive(RESTORED)
+
+    def _go_passive(self, outcome):
+        self.passive = True
+        self.outcome = outcome
+        self._release()
+
+    def _release(self):
+        if self.claim is not None:
+            self.claim.release()
+
+    # --- writing -----------------------------------------------------------------------
+    def _save_chunk(self, data, chunk_i):
+        if self.passive:
+            return None, 0
+        filename = f"{self.prefix}-{chunk_i:06d}"
+        path = os.path.join(self.temp, filename)
+        try:
+            size, checksum = write_chunk_file(path, data, self.md["compressor"])
+        except FileNotFoundError as e:
+            if not os.path.isdir(self.temp) and not self.claim.still_ours():
+                raise StorageError(f"Cannot finish {self._what}: another writer took over "
+                                   f"the claim on {self.key_name} and removed this writer's "
+                                   f"temp folder") from e
+            raise os_error(e, self._what, path) from e
+        except OSError as e:
+            raise os_error(e, self._what, path) from e
+        self._pending_checksum = checksum
+        self.claim.refresh()
+        return filename, size
+
+    def _write_metadata(self):
+        if self.passive:
+            return
+        if self._pending_checksum is not None:
+            # Saver.save appends the chunk's entry right after _save_chunk, then calls this.
+            self.md["chunks"][-1][CHECKSUM_FIELD] = self._pending_checksum
+            self._pending_checksum = None
+        try:
+            text = dump_metadata(self.md)
+        except TypeError as e:
+            raise SuperstraxError(
+                f"Metadata of {self.md.get('run_id')}/{self.md.get('data_type')} is not plain "
+                f"JSON ({e}); option values must be numbers, strings, lists, dicts or None") from e
+        try:
+            write_atomically(self.md_path, text)
+        except OSError as e:
+            raise os_error(e, self._what, self.md_path) from e
+
+    def _discard(self):
+        if not self.passive:
+            shutil.rmtree(self.temp, ignore_errors=True)
+            self.outcome = DISCARDED
+        self._release()
+
+    def _finish(self, failed):
+        if self.passive:
+            self._wait_for_holder()
+            return
+        try:
+            if failed:
+                # Kept for inspection under the temp name nothing loads from; data stored
+                # before under this key is untouched. The next writer of the key removes it.
+                self.outcome = FAILED
+                return
+            if not self.claim.still_ours():
+                shutil.rmtree(self.temp, ignore_errors=True)
+                self.outcome = CLAIM_LOST
+                warnings.warn(f"{self.key_name}: this writer's claim was taken over (it was "
+                              f"presumed dead); its copy was discarded", UserWarning)
+                return
+            self._commit()
+        except OSError as e:
+            raise os_error(e, f"committing {self.key_name}", self.folder) from e
+        finally:
+            self._release()
+
+    def _commit(self):
+        if os.path.lexists(self.folder):
+            if not self.replace and is_complete(self.folder):
+                shutil.rmtree(self.temp, ignore_errors=True)
+                self.outcome = ALREADY_STORED
+                return
+            aside = f"{self.folder}{REPLACED_MARK}{uuid.uuid4().hex[:8]}"
+            os.rename(self.folder, aside)
+            os.rename(self.temp, self.folder)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            try:
+                os.rename(self.temp, self.folder)
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not is_complete(self.folder):
+                    raise
+                # A writer that takes no claims (strax) finished first.
+                shutil.rmtree(self.temp, ignore_errors=True)
+                self.outcome = ALREADY_STORED
+                return
+        self.outcome = STORED
+
+    def _wait_for_holder(self):
+        if self.outcome != MADE_BY_OTHER or held_by_this_process(self.holder):
+            return
+        state = wait_for_release(claim_path(self.folder), self.wait_seconds)
+        if state == "timeout":
+            self.outcome = OTHER_BUSY
+            found = read_claim(claim_path(self.folder))
+            warnings.warn(f"{self.key_name} is being written by "
+                          f"{describe_holder(found[0] if found else self.holder)}; this process "
+                          f"computed the same data but did not store it (waited "
+                          f"{self.wait_seconds:.0f} s for the other writer)", UserWarning)
+        elif not is_complete(self.folder):
+            self.outcome = OTHER_FAILED
+            warnings.warn(f"{self.key_name}: {describe_holder(self.holder)} was making this "
+                          f"data and did not finish it; this process computed it but did not "
+                          f"store it. Make it again to store it", UserWarning)

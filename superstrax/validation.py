@@ -1,0 +1,166 @@
+"""Checks of what users and plugins hand in, at the boundaries where it enters the library.
+
+Pure functions: each returns the value in the form the library uses (a str run id, a tuple
+of int ns), or raises InvalidArgument (a ValueError) naming the run, the data type and what
+to pass instead. Callers (loading, the Context, DataDirectory, plugins) call them in one line.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .errors import InvalidArgument, PluginError
+
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+# File systems limit one name to 255 bytes. The longest entry made for a key is its temp
+# folder '<key>_temp-<12 hex>' (or '<key>.replaced-<8 hex>'), 18 bytes more than the key.
+MAX_NAME_BYTES = 255
+KEY_NAME_MARGIN = 18
+
+__all__ = ["check_run_id", "check_targets", "check_time_range", "seconds_to_time_range",
+           "check_key_name_length", "check_output_rows", "INT64_MIN", "INT64_MAX"]
+
+
+def _what(run_id, data_type):
+    parts = []
+    if run_id is not None:
+        parts.append(f"run {run_id}")
+    if data_type:
+        t = data_type if isinstance(data_type, str) else "+".join(map(str, data_type))
+        parts.append(t)
+    return " ".join(parts) or "this call"
+
+
+def check_run_id(run_id, data_type=None) -> str:
+    """A run id as the str the library uses: a non-empty str, or an int (strax allows
+    numeric ids); anything else (None, '', floats, bools, objects) is refused."""
+    if isinstance(run_id, (bool, np.bool_)) or run_id is None:
+        raise InvalidArgument(f"run id {run_id!r} ({_what(None, data_type)}) is not a run id; "
+                              f"pass the run's name as a string, e.g. '012345'")
+    if isinstance(run_id, (numbers.Integral, np.integer)):
+        run_id = str(int(run_id))
+    if isinstance(run_id, np.str_):
+        run_id = str(run_id)
+    if not isinstance(run_id, str):
+        raise InvalidArgument(f"run id {run_id!r} ({_what(None, data_type)}) is a "
+                              f"{type(run_id).__name__}; pass the run's name as a string")
+    if not run_id.strip():
+        raise InvalidArgument(f"run id {run_id!r} ({_what(None, data_type)}) is empty; pass "
+                              f"the run's name")
+    if "\0" in run_id:
+        raise InvalidArgument(f"run id {run_id!r} contains a NUL character; pass the run's name")
+    return run_id
+
+
+def check_targets(targets, run_id=None, allow_empty=False) -> tuple:
+    """Data type names as a tuple of str."""
+    if isinstance(targets, str):
+        targets = (targets,)
+    try:
+        targets = tuple(targets)
+    except TypeError:
+        raise InvalidArgument(f"{_what(run_id, None)}: data types {targets!r} are not a name or "
+                              f"a list of names; pass e.g. 'peaks' or ('peaks', 'events')") from None
+    bad = [t for t in targets if not isinstance(t, str) or not t]
+    if bad or (not targets and not allow_empty):
+        raise InvalidArgument(f"{_what(run_id, None)}: {targets!r} is not a data type name or a "
+                              f"list of them; pass e.g. 'peaks' or ('peaks', 'events')")
+    return targets
+
+
+def _as_ns(value, which, run_id, data_type):
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidArgument(f"{_what(run_id, data_type)}: time_range {which} {value!r} is a "
+                              f"bool; give ns since the epoch as an integer")
+    if isinstance(value, (numbers.Integral, np.integer)):
+        ns = int(value)
+    elif isinstance(value, (numbers.Real, np.floating)):
+        f = float(value)
+        if not math.isfinite(f):
+            raise InvalidArgument(f"{_what(run_id, data_type)}: time_range {which} is {f}; "
+                                  f"give a finite time in ns")
+        if not f.is_integer():
+            raise InvalidArgument(f"{_what(run_id, data_type)}: time_range {which} {f!r} is not "
+                                  f"a whole number of ns; round it (times are integer ns)")
+        ns = int(f)
+    else:
+        raise InvalidArgument(f"{_what(run_id, data_type)}: time_range {which} {value!r} is a "
+                              f"{type(value).__name__}; give ns since the epoch as an integer")
+    if not INT64_MIN <= ns <= INT64_MAX:
+        raise InvalidArgument(f"{_what(run_id, data_type)}: time_range {which} {ns} does not fit "
+                              f"in int64 ns")
+    return ns
+
+
+def _pair(value, name, run_id, data_type):
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+        raise InvalidArgument(f"{_what(run_id, data_type)}: {name} must be a pair (start, end), "
+                              f"got {value!r}")
+    if len(value) != 2:
+        raise InvalidArgument(f"{_what(run_id, data_type)}: {name} must be a pair (start, end), "
+                              f"got {len(value)} values: {value!r}")
+    return value[0], value[1]
+
+
+def check_time_range(time_range, run_id=None, data_type=None):
+    """None, or (start, end) in int ns with start <= end."""
+    if time_range is None:
+        return None
+    a, b = _pair(time_range, "time_range", run_id, data_type)
+    start = _as_ns(a, "start", run_id, data_type)
+    end = _as_ns(b, "end", run_id, data_type)
+    if end < start:
+        raise InvalidArgument(f"{_what(run_id, data_type)}: time_range ({start}, {end}) ends "
+                              f"before it starts")
+    return start, end
+
+
+def seconds_to_time_range(seconds_range, run_start, run_id=None, data_type=None):
+    """(start, end) ns of a seconds_range counted from run_start (ns)."""
+    a, b = _pair(seconds_range, "seconds_range", run_id, data_type)
+    out = []
+    for which, s in (("start", a), ("end", b)):
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Real, np.number)):
+            raise InvalidArgument(f"{_what(run_id, data_type)}: seconds_range {which} {s!r} is "
+                                  f"not a number of seconds")
+        if not math.isfinite(float(s)):
+            raise InvalidArgument(f"{_what(run_id, data_type)}: seconds_range {which} is "
+                                  f"{float(s)}; give a finite number of seconds")
+        ns = run_start + int(1e9 * float(s)) if not isinstance(s, (numbers.Integral, np.integer)) \
+            else run_start + 1_000_000_000 * int(s)
+        if not INT64_MIN <= ns <= INT64_MAX:
+            raise InvalidArgument(f"{_what(run_id, data_type)}: seconds_range {which} {s!r} is "
+                                  f"beyond the int64 ns time axis (about 292 years)")
+        out.append(ns)
+    return check_time_range(tuple(out), run_id, data_type)
+
+
+def check_key_name_length(name: str, run_id=None, data_type=None):
+    """Refuse keys whose entries would exceed the file system's limit on one name."""
+    size = len(name.encode("utf-8", "surrogateescape"))
+    excess = size + KEY_NAME_MARGIN - MAX_NAME_BYTES
+    if excess > 0:
+        raise InvalidArgument(
+            f"{_what(run_id, data_type)}: its data folder name ({size} bytes) with the suffixes "
+            f"of its temp folder would exceed the file system's {MAX_NAME_BYTES}-byte limit "
+            f"on one name; use a run id at least {excess} characters shorter")
+    return name
+
+
+def check_output_rows(data, plugin, data_type):
+    """Rows a plugin returns must have an end at or after their start."""
+    if not isinstance(data, np.ndarray) or not len(data) or not data.dtype.names:
+        return
+    names = data.dtype.names
+    if "length" in names:
+        bad = np.flatnonzero(data["length"] < 0)
+        what = "a negative length"
+    elif "endtime" in names and "time" in names:
+        bad = np.flatnonzero(data["endtime"] < data["time"])
+        what = "an endtime before its time"
+    else:
+        return
+    if len(bad):
+        raise PluginError(f"{type(plugin).__name__} (run {getattr(plugin, 'run_id', '?')}) "
+                          f"returned {data_type} with {len(bad)} row(s) of {what} (first: row "
+                          f"{bad[0]}); fix the plugin's compute()")
