@@ -14,7 +14,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import best_of, floor_read  # noqa: E402
+from _common import best_of, floor_read, folder_files  # noqa: E402
 
 import superstrax as sx  # noqa: E402
 
@@ -73,6 +73,7 @@ def main():
         assert len(peaks) == n
         del peaks
         t_iter, _ = best_of(lambda: sum(len(c) for c in st.get_iter("0", "peaks")), args.repeat)
+        t_hash, t_unchecked = checksum_cost(st, folder, args.repeat)
         print(f"peaks: {n} rows in {len(md['chunks'])} chunks, {size / 1e9:.2f} GB in memory, "
               f"{disk / 1e9:.2f} GB on disk")
         print(f"{'':>22} {'seconds':>9} {'rows/s':>12} {'ratio':>7}")
@@ -82,6 +83,32 @@ def main():
         print(f"{'get_array':>22} {t_load:9.3f} {n / t_load:12.3g} {t_load / t_floor:7.2f}")
         print(f"get_array / 2-thread floor: {t_load / t_floor2:.2f}")
         print(f"{'get_iter (chunks)':>22} {t_iter:9.3f} {n / t_iter:12.3g} {t_iter / t_floor:7.2f}")
+        print(f"{'get_array, no checksum':>22} {t_unchecked:9.3f} {n / t_unchecked:12.3g} "
+              f"{t_unchecked / t_floor:7.2f}")
+        print(f"checksums: hashing every file takes {t_hash:.3f} s = {t_hash / t_load:.1%} of "
+              f"get_array (target < 10%); get_array with / without checking: "
+              f"{t_load / t_unchecked:.3f}")
+
+
+def checksum_cost(st, folder, repeat):
+    """(seconds to hash every chunk file's bytes in memory, get_array seconds with the
+    checksum check switched off)."""
+    from superstrax.storage import checksums, io
+    _, _, files = folder_files(folder)
+    payloads = []
+    for path, _ in files:
+        with open(path, "rb") as f:
+            payloads.append(f.read())
+    t_hash, _ = best_of(lambda: [checksums.checksum_of(p) for p in payloads], repeat)
+    del payloads
+    real = io.check_checksum
+    io.check_checksum = lambda raw, expected, path: None
+    try:
+        t_unchecked, peaks = best_of(lambda: st.get_array("0", "peaks"), repeat)
+        del peaks
+    finally:
+        io.check_checksum = real
+    return t_hash, t_unchecked
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ A name covers a package and everything in it. A new module is added here, in the
 layer whose modules it does not need to import from above.
 """
 LAYERS = (
-    ("base", ("errors", "_version", "_layers", "hashing", "naming", "options")),
+    ("base", ("errors", "_version", "_layers", "hashing", "naming", "options", "validation")),
     ("data", ("dtypes", "kernels", "chunk", "config", "progress", "output",
               "processing", "utils")),
     ("plugins", ("plugins",)),

@@ -7,6 +7,7 @@ from . import config as cfg
 from .errors import DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable
 from .hashing import deterministic_hash
 from .naming import is_superrun_id  # noqa: F401 (its old home; kept for importers)
+from .validation import check_acyclic
 
 
 class LineageResolver:
@@ -37,6 +38,7 @@ class LineageResolver:
     def run_independent(self, data_type):
         """True if no option in the dependency tree of data_type can vary with the run id."""
         if data_type not in self._run_independent:
+            check_acyclic(data_type, lambda d: self.plugin_class(d).depends_on_tuple())
             cls = self.plugin_class(data_type)
             own = not cfg.per_run_dependent_options(cls, self.config, self.use_per_run_defaults)
             self._run_independent[data_type] = own and all(

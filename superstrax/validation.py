@@ -18,7 +18,8 @@ MAX_NAME_BYTES = 255
 KEY_NAME_MARGIN = 18
 
 __all__ = ["check_run_id", "check_targets", "check_time_range", "seconds_to_time_range",
-           "check_key_name_length", "check_output_rows", "INT64_MIN", "INT64_MAX"]
+           "check_key_name_length", "check_output_rows", "check_acyclic", "INT64_MIN",
+           "INT64_MAX"]
 
 
 def _what(run_id, data_type):
@@ -26,7 +27,10 @@ def _what(run_id, data_type):
     if run_id is not None:
         parts.append(f"run {run_id}")
     if data_type:
-        t = data_type if isinstance(data_type, str) else "+".join(map(str, data_type))
+        try:
+            t = data_type if isinstance(data_type, str) else "+".join(map(str, data_type))
+        except TypeError:
+            t = repr(data_type)
         parts.append(t)
     return " ".join(parts) or "this call"
 
@@ -126,9 +130,14 @@ def seconds_to_time_range(seconds_range, run_start, run_id=None, data_type=None)
         if not math.isfinite(float(s)):
             raise InvalidArgument(f"{_what(run_id, data_type)}: seconds_range {which} is "
                                   f"{float(s)}; give a finite number of seconds")
-        ns = run_start + int(1e9 * float(s)) if not isinstance(s, (numbers.Integral, np.integer)) \
-            else run_start + 1_000_000_000 * int(s)
-        if not INT64_MIN <= ns <= INT64_MAX:
+        if isinstance(s, (numbers.Integral, np.integer)):
+            ns = run_start + 1_000_000_000 * int(s)
+        else:
+            approx = run_start + 1e9 * float(s)
+            ns = int(approx) if math.isfinite(approx) and abs(approx) < 2.0 ** 63 else None
+            if ns is not None:
+                ns = run_start + int(1e9 * float(s))
+        if ns is None or not INT64_MIN <= ns <= INT64_MAX:
             raise InvalidArgument(f"{_what(run_id, data_type)}: seconds_range {which} {s!r} is "
                                   f"beyond the int64 ns time axis (about 292 years)")
         out.append(ns)
@@ -164,3 +173,34 @@ def check_output_rows(data, plugin, data_type):
         raise PluginError(f"{type(plugin).__name__} (run {getattr(plugin, 'run_id', '?')}) "
                           f"returned {data_type} with {len(bad)} row(s) of {what} (first: row "
                           f"{bad[0]}); fix the plugin's compute()")
+
+
+def check_acyclic(data_type, depends_on):
+    """Raise PluginError naming the cycle if data_type depends (through the plugins that
+    provide its inputs, `depends_on(d) -> names`) on itself. Iterative: deep chains are fine."""
+    path, on_path, done = [], set(), set()
+    stack = [(data_type, iter(depends_on(data_type)))]
+    path.append(data_type)
+    on_path.add(data_type)
+    while stack:
+        node, deps = stack[-1]
+        for d in deps:
+            if d in on_path:
+                cycle = path[path.index(d):] + [d]
+                raise PluginError(f"{data_type}: the plugins' dependencies form a cycle "
+                                  f"({' -> '.join(cycle)}); a data type cannot be made from "
+                                  f"itself. Fix depends_on of one of these plugins")
+            if d not in done:
+                try:
+                    children = iter(depends_on(d))
+                except Exception:        # unknown data type: reported where it is used
+                    done.add(d)
+                    continue
+                stack.append((d, children))
+                path.append(d)
+                on_path.add(d)
+                break
+        else:
+            stack.pop()
+            on_path.discard(path.pop())
+            done.add(node)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..chunk import Chunk, DEFAULT_CHUNK_SIZE_MB
 from ..errors import PluginError
+from ..validation import check_output_rows
 
 
 class SaveWhen(IntEnum):
@@ -248,6 +249,7 @@ class Plugin:
         return {self.provides[0]: self._as_chunk(self.provides[0], result, start, end, subruns)}
 
     def _as_chunk(self, data_type, result, start, end, subruns):
+        check_output_rows(getattr(result, "data", result), self, data_type)
         expected = self.dtype_for(data_type)
         if isinstance(result, Chunk):
             if result.dtype != expected:

@@ -48,7 +48,7 @@ class RunRegistry:
 
     def _read(self, run_id):
         doc = runs.run_metadata(self.owner.storage, run_id)
-        if is_superrun_id(run_id) and _nests(doc):
+        if is_superrun_id(run_id) and _nests(doc) and not _resolving(self, run_id):
             # Inner superruns may have been redefined since this document was written: its
             # span and livetime are those of what it resolves to now.
             try:
@@ -56,6 +56,8 @@ class RunRegistry:
                                                                doc["sub_run_spec"]))
             except SuperrunError:
                 return doc     # loading it will say what no longer resolves
+            finally:
+                self._resolving.discard(str(run_id))
             doc = {**doc, **live}
         return doc
 
@@ -167,3 +169,13 @@ class RunRegistry:
         df = df.copy()
         df["mode"] = modes
         return df
+
+
+def _resolving(registry, run_id):
+    """Mark run_id as being resolved; True if it already was (a superrun cycle, which
+    superruns.resolve then reports: without this, reading its document would recurse)."""
+    busy = registry.__dict__.setdefault("_resolving", set())
+    if str(run_id) in busy:
+        return True
+    busy.add(str(run_id))
+    return False

@@ -111,6 +111,14 @@ def _create_exclusive(path: str, text: str) -> bool:
     return True
 
 
+_HELD = set()      # claims this process holds now (their paths)
+
+
+def held_here() -> int:
+    """How many claims this process holds now."""
+    return len(_HELD)
+
+
 class Claim:
     """An exclusive claim on one data folder, held by one writer."""
 
@@ -130,6 +138,7 @@ class Claim:
             if _create_exclusive(path, record):
                 claim = cls(path, writer_id)
                 claim.held = True
+                _HELD.add(path)
                 return claim, None
             found = read_claim(path)
             if found is None:          # released in between: try again
@@ -156,6 +165,7 @@ class Claim:
         if not self.held:
             return
         self.held = False
+        _HELD.discard(self.path)
         if self.still_ours():
             try:
                 os.remove(self.path)

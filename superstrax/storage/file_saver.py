@@ -14,7 +14,9 @@ What a writer that does not get the claim does (its `outcome` says which case it
   computed. At close the saver waits (up to `wait_seconds`) for that writer to finish, so
   when `make` returns the data is stored. Outcome MADE_BY_OTHER (a warning is given if the
   other writer failed or is still writing when the wait ends: OTHER_FAILED, OTHER_BUSY);
-  when the holder is this very process (another saver of the same key), there is no wait.
+  there is no wait when the holder is this very process (another saver of the same key) or
+  when this process holds claims of its own that it has not committed (two processes could
+  otherwise wait for each other).
 - complete data is already there (made by another writer meanwhile): nothing is written,
   unless the saver was made with replace=True. Outcome ALREADY_STORED.
 """
@@ -25,7 +27,7 @@ import uuid
 import warnings
 
 from ..errors import StorageError, SuperstraxError
-from .claims import (Claim, claim_path, describe_holder, held_by_this_process,
+from .claims import (Claim, claim_path, describe_holder, held_by_this_process, held_here,
                      new_writer_id, read_claim, wait_for_release)
 from .common import Saver, dump_metadata
 from .io import write_chunk_file
@@ -269,6 +271,11 @@ class FileSaver(Saver):
 
     def _wait_for_holder(self):
         if self.outcome != MADE_BY_OTHER or held_by_this_process(self.holder):
+            return
+        if held_here():
+            # This process holds other claims it has not committed yet: waiting now could
+            # wait for a writer that waits for us (two processes closing keys in different
+            # orders). Only a process holding no claim waits.
             return
         state = wait_for_release(claim_path(self.folder), self.wait_seconds)
         if state == "timeout":

@@ -12,6 +12,7 @@ a complete copy. Metadata is checked against itself and the folder's files befor
 returned (metadata_checks.py), and chunk files against their checksums as they are read.
 """
 import datetime
+import errno
 import glob
 import json
 import os
@@ -72,6 +73,9 @@ class FileSystemBackend(StorageBackend):
             raise StorageError(f"{folder} is a file where a data folder belongs; move or "
                                f"delete it") from None
         except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:    # such a name cannot have been stored
+                raise DataNotAvailable(f"{folder}: the name is too long to be stored "
+                                       f"here") from None
             raise os_error(e, "reading the metadata", path) from e
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self._md_cache.get(path)

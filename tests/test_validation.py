@@ -1,0 +1,117 @@
+"""Arguments at the library's boundaries: only library errors, naming run and data type."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hst
+
+import superstrax as sx
+from superstrax import validation as v
+from superstrax.testutils import Peaks, Records
+
+
+@pytest.mark.parametrize("bad", [None, "", "  ", True, 1.5, b"0", ["0"][0:0], object(), "a\0b"])
+def test_bad_run_ids(bad):
+    with pytest.raises(sx.InvalidArgument, match="run id"):
+        v.check_run_id(bad, "records")
+
+
+def test_good_run_ids():
+    assert v.check_run_id("012") == "012"
+    assert v.check_run_id(7) == "7" and v.check_run_id(np.int64(7)) == "7"
+
+
+@pytest.mark.parametrize("bad", [[], (None, 5), (5, None), "0,5", (0, 5, 6), (float("nan"), 5),
+                                 (0, float("inf")), (0.5, 2), ("0", "5"), (True, 5), (5, 0),
+                                 (0, 2 ** 63), {"a": 1}, 5])
+def test_bad_time_ranges(bad):
+    with pytest.raises(sx.InvalidArgument, match="run 0 records"):
+        v.check_time_range(bad, "0", "records")
+
+
+def test_good_time_ranges():
+    assert v.check_time_range((0, 5)) == (0, 5)
+    assert v.check_time_range([np.int64(3), 4.0]) == (3, 4)
+    assert v.check_time_range(np.array([1, 2])) == (1, 2)
+    assert v.check_time_range(None) is None
+
+
+@pytest.mark.parametrize("bad", [(0, 1e300), (float("nan"), 1), (0, "1"), (0,), (-1e12, 0)])
+def test_bad_seconds_ranges(bad):
+    with pytest.raises(sx.InvalidArgument, match="seconds_range"):
+        v.seconds_to_time_range(bad, 10 ** 18, "0", "records")
+
+
+def test_seconds_range_counts_from_run_start():
+    assert v.seconds_to_time_range((1, 2.5), 10, "0", "r") == (1_000_000_010, 2_500_000_010)
+
+
+def test_dependency_cycles_are_found_iteratively():
+    chain = {str(i): (str(i + 1),) for i in range(5000)}
+    chain["5000"] = ()
+    v.check_acyclic("0", lambda d: chain[d])       # deep, but no cycle: no RecursionError
+    chain["5000"] = ("2500",)
+    with pytest.raises(sx.PluginError, match="2500 -> 2501"):
+        v.check_acyclic("0", lambda d: chain[d])
+
+
+# --- get_array with any argument shapes: only library errors -----------------------------
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("fuzz"))
+    st = sx.Context(storage=[sx.DataDirectory(path)], register=[Records, Peaks],
+                    config={"bonus_area": 42, "n_chunks": 2}, progress_bar=False)
+    st.make("0", "peaks")
+    return path
+
+
+_scalars = hst.one_of(hst.none(), hst.booleans(), hst.integers(-2 ** 70, 2 ** 70),
+                      hst.floats(allow_nan=True, allow_infinity=True), hst.text(max_size=5))
+_ranges = hst.one_of(_scalars, hst.lists(_scalars, max_size=4), hst.tuples(_scalars, _scalars),
+                     hst.tuples(hst.integers(0, 30), hst.integers(0, 30)))
+_runs = hst.one_of(hst.sampled_from(["0", "1", "", None, 0, 1.5, "_nosuch", "a-b", "x/y"]),
+                   hst.text(max_size=3))
+_targets = hst.one_of(hst.sampled_from(["records", "peaks", ("records",), (), None, "nosuch",
+                                        ["peaks", "records"], 3]), hst.text(max_size=3))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(run=_runs, target=_targets, time_range=_ranges, seconds_range=_ranges,
+       which=hst.sampled_from(["time_range", "seconds_range", "both", "none"]))
+def test_get_array_argument_shapes_give_only_library_errors(stored, run, target, time_range,
+                                                          seconds_range, which):
+    st = sx.Context(storage=[sx.DataDirectory(stored, readonly=True)],
+                    register=[Records, Peaks], config={"bonus_area": 42, "n_chunks": 2},
+                    progress_bar=False)
+    kwargs = {}
+    if which in ("time_range", "both"):
+        kwargs["time_range"] = time_range
+    if which in ("seconds_range", "both"):
+        kwargs["seconds_range"] = seconds_range
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # e.g. 'cannot tell when run 1 starts'
+        try:
+            st.get_array(run, target, **kwargs)
+        except sx.SuperstraxError as e:
+            assert str(e)
+
+
+def test_get_array_refuses_none_and_empty_run_ids_without_writing(tmp_path):
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Records],
+                    progress_bar=False, config={"n_chunks": 1})
+    for bad in (None, ""):
+        with pytest.raises(sx.InvalidArgument, match="run id"):
+            st.get_array(bad, "records")
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_float_time_bounds_that_are_not_whole_ns_are_refused(tmp_path):
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Records],
+                    progress_bar=False, config={"n_chunks": 3})
+    st.make("0", "records")
+    with pytest.raises(sx.InvalidArgument, match="whole number of ns"):
+        st.get_array("0", "records", time_range=(0.5, 2))
+    assert len(st.get_array("0", "records", time_range=(0.0, 2.0))) == 20
+    assert len(st.get_array("0", "records", time_range=(1, 3))) == 20
