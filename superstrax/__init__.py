@@ -5,7 +5,7 @@
 Layers, lowest first; a module imports only from its own layer or lower ones
 (superstrax/_layers.py is the map, tools/check_architecture.py checks it):
 
-    base      errors, hashing, naming (naming rules), options (every setting, with help)
+    base      errors, hashing, naming, options (every setting, with help), validation
     data      dtypes, kernels, chunk, config, progress, output
     plugins   plugins (Plugin and its kinds, input syncing)
     storage   storage (DataKey, the frontend/backend/saver contracts, files, memory, io)

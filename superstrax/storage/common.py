@@ -221,8 +221,9 @@ class StorageBackend(ABC):
         """The rows of one chunk; decoded into `out` (n rows of dtype) when given."""
 
     @abstractmethod
-    def saver(self, backend_key, metadata: dict) -> "Saver":
-        """A Saver that writes to backend_key."""
+    def saver(self, backend_key, metadata: dict, replace: bool = False) -> "Saver":
+        """A Saver that writes to backend_key (replacing complete data there only if
+        replace=True)."""
 
     def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2,
                     arena=None):
@@ -303,7 +304,10 @@ class StorageFrontend(ABC):
     - Data: implement `_find(key)` -> (backend, backend_key) of *complete* data, raising
       `DataNotAvailable` otherwise, and `_writable(key)` -> (backend, backend_key) to write
       to. The backend (a `StorageBackend`) reads metadata and chunks and hands out a `Saver`,
-      which must make a write visible to `_find` only once it is complete.
+      which must make a write visible to `_find` only once it is complete, and must keep
+      complete data already stored under the key (writing nothing) unless it was made with
+      replace=True: another writer made it meanwhile, and readers may be reading it. Of
+      several savers of one key at once, exactly one complete copy remains.
     - Run documents (when `stores_run_documents`): implement `_read_run_document(run_id)`
       (raise `RunMetadataNotAvailable` when absent), `_write_run_document(run_id, doc)` and
       `scan_runs(store_fields)`. The run registry of a context caches documents by
@@ -422,8 +426,11 @@ class StorageFrontend(ABC):
         return backend.iter_chunks(backend_key, time_range=time_range,
                                    chunk_numbers=chunk_numbers, arena=arena)
 
-    def saver(self, key: "DataKey", metadata: dict) -> "Saver":
+    def saver(self, key: "DataKey", metadata: dict, replace: bool = False) -> "Saver":
+        """A Saver for key; complete data stored under key is kept unless replace=True."""
         backend, backend_key = self.find(key, write=True)
+        if replace:
+            return backend.saver(backend_key, metadata, replace=True)
         return backend.saver(backend_key, metadata)
 
     # --- run documents ---------------------------------------------------------------------

@@ -34,16 +34,18 @@ class MemoryBackend(StorageBackend):
         out[:] = rows
         return out
 
-    def saver(self, backend_key: str, metadata: dict) -> "MemorySaver":
-        return MemorySaver(self, backend_key, metadata)
+    def saver(self, backend_key: str, metadata: dict, replace: bool = False) -> "MemorySaver":
+        return MemorySaver(self, backend_key, metadata, replace=replace)
 
 
 class MemorySaver(Saver):
     """Writes under a name unique to this saver; the key points at it once complete."""
 
-    def __init__(self, backend: MemoryBackend, backend_key: str, metadata: dict):
+    def __init__(self, backend: MemoryBackend, backend_key: str, metadata: dict,
+                 replace: bool = False):
         self.backend = backend
         self.backend_key = backend_key
+        self.replace = replace
         self.temp_key = f"{backend_key}_temp_{uuid.uuid4().hex[:8]}"
         self.rows = {}
         super().__init__(metadata)
@@ -61,6 +63,11 @@ class MemorySaver(Saver):
     def _finish(self, failed):
         if failed:
             return            # kept under the temp key for inspection; never found
+        done = self.backend.stored.get(self.backend_key)
+        if not self.replace and done is not None and "writing_ended" in done[0] \
+                and "exception" not in done[0]:
+            self._discard()   # another saver completed this key first: keep its copy
+            return
         self.backend.stored[self.backend_key] = self.backend.stored.pop(self.temp_key)
 
 

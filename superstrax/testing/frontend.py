@@ -33,8 +33,9 @@ def _metadata(key):
             "lineage_hash": key.lineage_hash, "chunk_target_size_mb": 200}
 
 
-def _write(fe, key, chunks, exception=None):
-    saver = fe.saver(key, _metadata(key))
+def _write(fe, key, chunks, exception=None, replace=False):
+    saver = fe.saver(key, _metadata(key), replace=replace) if replace else \
+        fe.saver(key, _metadata(key))
     for c in chunks:
         saver.save(c)
     saver.close(exception=exception)
@@ -108,10 +109,31 @@ class FrontendConformance:
         _write(frontend, key, [_chunk("1", 0, 10, 9)], exception=RuntimeError("boom"))
         assert [len(c) for c in frontend.loader(key)] == [3]
 
-    def test_a_complete_rewrite_replaces_the_data(self, frontend, key):
+    def test_a_complete_rewrite_with_replace_replaces_the_data(self, frontend, key):
+        _write(frontend, key, [_chunk("1", 0, 10, 3)])
+        _write(frontend, key, [_chunk("1", 0, 10, 4), _chunk("1", 10, 20, 1)], replace=True)
+        assert [len(c) for c in frontend.loader(key)] == [4, 1]
+
+    def test_complete_data_is_kept_by_a_saver_without_replace(self, frontend, key):
+        """Another writer made the data after this one planned to: its copy stays (and
+        readers of it are never disturbed)."""
         _write(frontend, key, [_chunk("1", 0, 10, 3)])
         _write(frontend, key, [_chunk("1", 0, 10, 4), _chunk("1", 10, 20, 1)])
-        assert [len(c) for c in frontend.loader(key)] == [4, 1]
+        assert [len(c) for c in frontend.loader(key)] == [3]
+
+    def test_savers_of_one_key_at_once_leave_exactly_one_complete_copy(self, frontend, key):
+        chunks = [_chunk("1", 0, 10, 3), _chunk("1", 10, 20, 2)]
+        savers = [frontend.saver(key, _metadata(key)) for _ in range(3)]
+        for c in chunks:
+            for s in savers:
+                s.save(c)
+        assert not frontend.is_stored(key)
+        for s in savers:
+            s.close()
+        loaded = list(frontend.loader(key))
+        assert [(c.start, c.end, len(c)) for c in loaded] == [(0, 10, 3), (10, 20, 2)]
+        for got, want in zip(loaded, chunks):
+            np.testing.assert_array_equal(got.data, want.data)
 
     def test_a_discarded_write_leaves_nothing(self, frontend, key):
         saver = frontend.saver(key, _metadata(key))
