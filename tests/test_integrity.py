@@ -378,3 +378,15 @@ def test_plugin_rows_with_negative_length_are_refused(tmp_path):
     with pytest.raises(sx.PluginError, match="negative length"):
         st.make("0", "records")
     assert not st.is_stored("0", "records")
+
+
+def test_claim_of_a_saver_dropped_without_closing_is_taken_over_in_the_same_process(one_chunk):
+    st, folder, _ = one_chunk
+    key = st.key_for("1", "records")
+    md = {"run_id": "1", "data_type": "records", "compressor": "blosc"}
+    saver = st.storage[0].saver(key, md)
+    assert not saver.passive
+    del saver                      # dropped, never closed: its claim file stays behind
+    assert os.path.exists(os.path.join(st.storage[0].path, f"{key}-claim.json"))
+    st.make("1", "records")
+    assert st.is_stored("1", "records") and len(st.get_array("1", "records")) == 10

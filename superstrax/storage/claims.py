@@ -5,7 +5,8 @@ O_CREAT | O_EXCL, which is atomic on local file systems and on NFS (v3 and later
 writers only one creates it. It records who holds it (writer id, pid, host, time), so that a
 claim left by a dead process can be recognised and taken over:
 
-- the holder ran on this host and its pid is gone: stale at once;
+- the holder ran on this host and its pid is gone: stale at once (in the holder's own
+  process: once the saver holding it was dropped without closing);
 - the holder ran on another host: stale when the file was not refreshed for
   FOREIGN_STALE_SECONDS (the holder touches it at every chunk it writes);
 - the file is empty or unreadable (its creator died between create and write): stale after
@@ -22,6 +23,7 @@ import os
 import socket
 import time
 import uuid
+import weakref
 
 CLAIM_SUFFIX = "-claim.json"
 BREAK_SUFFIX = ".break"
@@ -81,6 +83,9 @@ def is_stale(info, mtime, now=None) -> bool:
     if info is None:
         return now - mtime > UNREADABLE_GRACE_SECONDS
     if info.get("host") == _host():
+        if info.get("pid") == os.getpid():
+            # Ours: stale once the saver holding it is gone without releasing it.
+            return not any(c.writer_id == info.get("writer") for c in list(_HELD))
         return not _pid_alive(info.get("pid"))
     return now - mtime > FOREIGN_STALE_SECONDS
 
@@ -111,7 +116,8 @@ def _create_exclusive(path: str, text: str) -> bool:
     return True
 
 
-_HELD = set()      # claims this process holds now (their paths)
+# Claims this process holds now; a claim whose saver was dropped without closing goes with it.
+_HELD = weakref.WeakSet()
 
 
 def held_here() -> int:
@@ -138,7 +144,7 @@ class Claim:
             if _create_exclusive(path, record):
                 claim = cls(path, writer_id)
                 claim.held = True
-                _HELD.add(path)
+                _HELD.add(claim)
                 return claim, None
             found = read_claim(path)
             if found is None:          # released in between: try again
@@ -165,7 +171,7 @@ class Claim:
         if not self.held:
             return
         self.held = False
-        _HELD.discard(self.path)
+        _HELD.discard(self)
         if self.still_ours():
             try:
                 os.remove(self.path)
