@@ -11,7 +11,13 @@ import numpy as np
 __all__ = [
     "time_fields", "time_dt_fields", "interval_dtype", "peak_interval_dtype",
     "record_dtype", "hit_dtype", "peak_dtype", "to_numpy_dtype", "endtime", "merged_dtype",
+    "raw_record_dtype", "hitlet_dtype", "hitlet_with_data_dtype", "DIGITAL_SUM_WAVEFORM_CHANNEL",
+    "DEFAULT_RECORD_LENGTH", "copy_to_buffer",
 ]
+
+# The channel number peaks carry: they are sums over all channels, not one channel's data.
+DIGITAL_SUM_WAVEFORM_CHANNEL = -1
+DEFAULT_RECORD_LENGTH = 110
 
 _TIME = (("Start time since unix epoch [ns]", "time"), np.int64)
 _LENGTH = (("Length of the interval in samples", "length"), np.int32)
@@ -39,7 +45,19 @@ peak_interval_dtype = [
 ]
 
 
-def record_dtype(samples_per_record=110):
+def raw_record_dtype(samples_per_record=DEFAULT_RECORD_LENGTH):
+    """Field spec of waveform fragments as the digitizer gives them ('raw_records')."""
+    return interval_dtype + [
+        (("Length of pulse to which the record belongs (without zero-padding)", "pulse_length"),
+         np.int32),
+        (("Fragment number in the pulse", "record_i"), np.int16),
+        (("Baseline determined by the digitizer (if this is supported)", "baseline"), np.int16),
+        # Signed, so values stay representable after a baseline is subtracted.
+        (("Waveform data in raw ADC counts", "data"), np.int16, samples_per_record),
+    ]
+
+
+def record_dtype(samples_per_record=DEFAULT_RECORD_LENGTH):
     """Field spec of fixed-length waveform fragments ('records')."""
     return interval_dtype + [
         (("Length of pulse to which the record belongs (without zero-padding)", "pulse_length"),
@@ -72,6 +90,36 @@ hit_dtype = interval_dtype + [
 ]
 
 
+def hitlet_dtype():
+    """Field spec of hitlets: hit-like intervals with peak-like shape properties."""
+    return interval_dtype + [
+        (("Total hit area in pe", "area"), np.float32),
+        (("Maximum of the PMT pulse in pe/sample", "amplitude"), np.float32),
+        (('Position of the Amplitude in ns (minus "time")', "time_amplitude"), np.int16),
+        (("Width (in ns) of the central 50% area of the hitlet", "range_50p_area"), np.float32),
+        (("Width (in ns) of the central 80% area of the hitlet", "range_80p_area"), np.float32),
+        (("Position of the 25% area decile [ns]", "left_area"), np.float32),
+        (("Position of the 10% area decile [ns]", "low_left_area"), np.float32),
+    ]
+
+
+def hitlet_with_data_dtype(n_samples=2):
+    """hitlet_dtype plus a waveform of `n_samples` (enough for the longest hitlet) and the
+    fields peak splitting reads."""
+    if n_samples < 2:
+        raise ValueError(f"hitlet_with_data_dtype needs n_samples >= 2, got {n_samples}")
+    return hitlet_dtype() + [
+        (("Hitlet data in PE/sample with ZLE (only the first length samples are filled)",
+          "data"), np.float32, n_samples),
+        (("Dummy max_gap required for splitting", "max_gap"), np.int32),
+        (("Dummy max_diff required for splitting", "max_diff"), np.int32),
+        (("Dummy min_diff required for splitting", "min_diff"), np.int32),
+        (("Dummy first_channel required for splitting", "first_channel"), np.int16),
+        (("Dummy last_channel required for splitting", "last_channel"), np.int16),
+        (("Maximum interior goodness of split", "max_goodness_of_split"), np.float32),
+    ]
+
+
 def peak_dtype(n_channels=100, n_sum_wv_samples=200, n_widths=11, hits_timing=True,
                store_data_top=True, store_data_start=True):
     """Field spec of peaks (summed waveforms over channels)."""
@@ -89,13 +137,16 @@ def peak_dtype(n_channels=100, n_sum_wv_samples=200, n_widths=11, hits_timing=Tr
         # The trailing space is part of strax's title, and so of the stored dtype string.
         (("Number of hits contributing at least one sample to the peak ", "n_hits"), np.int32),
     ]
+    # strax's order: data_top before data; data_start right after data_top when there is
+    # one, else right after data.
+    waveforms = [((wv_title, "data"), np.float32, n_sum_wv_samples)]
     if store_data_top:
-        fields.append(((wv_title + ", top array", "data_top"), np.float32, n_sum_wv_samples))
+        waveforms.insert(0, ((wv_title + ", top array", "data_top"), np.float32,
+                             n_sum_wv_samples))
     if store_data_start:
-        fields.append(((wv_title + ", starting not downsampled samples", "data_start"),
-                       np.float32, n_sum_wv_samples))
-    fields += [
-        ((wv_title, "data"), np.float32, n_sum_wv_samples),
+        waveforms.insert(1, ((wv_title + ", starting not downsampled samples", "data_start"),
+                             np.float32, n_sum_wv_samples))
+    fields += waveforms + [
         (("Weighted average center time of the peak [ns]", "center_time"), np.int64),
         (("Weighted relative median time of the peak [ns]", "median_time"), np.float32),
         (("Peak widths in range of central area fraction [ns]", "width"), np.float32, n_widths),
@@ -194,3 +245,12 @@ def merged_dtype(dtypes):
             title = info[2] if len(info) > 2 else None
             fields.append(((title, name), field_type) if title is not None else (name, field_type))
     return np.dtype(fields)
+
+
+def __getattr__(name):
+    # strax keeps copy_to_buffer in its dtypes module; here it lives with the other array
+    # helpers, reached lazily so that importing dtypes stays numpy-only.
+    if name == "copy_to_buffer":
+        from .processing.arrays import copy_to_buffer
+        return copy_to_buffer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -51,3 +51,12 @@ class InvalidName(SuperstraxError, ValueError):
 
 class InvalidSuperrunName(InvalidName, SuperrunError):
     """A superrun name breaks a naming rule; also a SuperrunError, as it always was."""
+
+
+class IntervalError(SuperstraxError, ValueError):
+    """Interval data does not meet what an interval algorithm needs (time order, length >= 0)."""
+
+
+class AlgorithmNotAvailable(SuperstraxError, NotImplementedError):
+    """A strax physics algorithm (hit finding, peak building or splitting, ...) that superstrax
+    does not implement yet."""
