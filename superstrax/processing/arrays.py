@@ -66,9 +66,13 @@ def merge_arrs(arrs, dtype=None, replacing=False):
 
 def set_nan_defaults(buffer):
     """Fill every field of `buffer` with a value that cannot be mistaken for a result:
-    -1 for integer fields, NaN for the others (0 often means something)."""
+    -1 for integer fields (all bits set for unsigned ones, as -1 wrapped to under numpy 1),
+    NaN for the others (0 often means something)."""
     for name in buffer.dtype.names:
-        if np.issubdtype(buffer.dtype[name].base, np.integer):
+        base = buffer.dtype[name].base
+        if np.issubdtype(base, np.unsignedinteger):
+            buffer[name][...] = np.iinfo(base).max
+        elif np.issubdtype(base, np.integer):
             buffer[name][...] = -1
         else:
             buffer[name][...] = np.nan
