@@ -242,3 +242,20 @@ def test_peak_splitting_names_exist_but_refuse_to_run():
             algorithm(np.zeros(3), 10)
         with pytest.raises(NotImplementedError):
             algorithm()
+
+
+def test_compiled_copy_matches_numpy_twin(monkeypatch):
+    from superstrax.processing import arrays
+    monkeypatch.setattr(arrays, "COMPILE_COPY_FROM_ROWS", 1)
+    rng = np.random.default_rng(3)
+    source = np.zeros(50, [("time", np.int64), ("area", np.float64), ("wf", np.int16, (4,)),
+                           ("skip", np.int8)])
+    source["time"] = rng.integers(-10**12, 10**12, 50)
+    source["area"] = rng.normal(0, 300, 50)
+    source["wf"] = rng.integers(-900, 900, (50, 4))
+    target_dtype = [("area", np.int16), ("time", np.int64), ("wf", np.int16, (4,))]
+    compiled, twin = np.zeros(50, target_dtype), np.zeros(50, target_dtype)
+    strax.copy_to_buffer(source, compiled, "_twin_check")
+    arrays.copy_fields_numpy(source, twin, ("time", "area", "wf"))
+    assert any(key[1] == np.dtype(target_dtype) for key in arrays._compiled_copies)
+    np.testing.assert_array_equal(compiled, twin)

@@ -297,9 +297,9 @@ def touching_windows(things, containers, window=0):
     ts, te = _checked(things, "things")
     cs, ce = _checked(containers, "containers")
     if not _is_sorted(te):
-        warnings.warn("The endtimes of things are not sorted: each window runs from the first "
-                      "to the last thing touching the container and may include things that "
-                      "do not touch it.", UserWarning, stacklevel=2)
+        warnings.warn("The endtimes of things are not sorted: a window then starts at the "
+                      "first thing touching the container but may include things that do "
+                      "not touch it.", UserWarning, stacklevel=2)
     if len(ts) == 0 or len(cs) == 0:
         return np.zeros((len(cs), 2), dtype=np.int32)
     return _touching_windows(ts, te, cs, ce, window)
