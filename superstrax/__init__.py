@@ -27,8 +27,8 @@ from .dtypes import (DEFAULT_RECORD_LENGTH, DIGITAL_SUM_WAVEFORM_CHANNEL, hitlet
 from .sort_enforcement import SortingError, stable_argsort, stable_sort
 from .processing.general import (NoBreakFound, _find_break_i, abs_time_to_prev_next_interval,
                                  diff, from_break, fully_contained_in, overlap_indices,
-                                 sort_by_time, split_by_containment, split_touching_windows,
-                                 touching_windows)
+                                 sort_by_time, split_array, split_by_containment,
+                                 split_touching_windows, touching_windows)
 from .processing.arrays import (apply_keep_columns, apply_selection, copy_to_buffer,
                                 dict_to_rec, group_by_kind, iter_chunk_meta, merge_arrs,
                                 merged_dtype, parse_selection, remove_titles_from_dtype,
@@ -64,7 +64,7 @@ __all__ = [
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",
     "NoBreakFound", "_find_break_i", "abs_time_to_prev_next_interval", "diff", "from_break",
-    "fully_contained_in", "overlap_indices", "sort_by_time", "split_by_containment",
+    "fully_contained_in", "overlap_indices", "sort_by_time", "split_array", "split_by_containment",
     "split_touching_windows", "touching_windows", "apply_keep_columns", "apply_selection",
     "copy_to_buffer", "dict_to_rec", "group_by_kind", "iter_chunk_meta", "merge_arrs",
     "merged_dtype", "parse_selection", "remove_titles_from_dtype", "set_nan_defaults",

@@ -179,6 +179,12 @@ def _normalise_field(entry):
             and isinstance(entry[2], str)):
         name, type_, comment = entry
         return ((comment, name), type_)
+    # A bare name, or a 1-tuple of one, is a field whose type was left out: strax makes it a
+    # float.
+    if isinstance(entry, str):
+        return (entry, np.float64)
+    if isinstance(entry, tuple) and len(entry) == 1 and isinstance(entry[0], str):
+        return (entry[0], np.float64)
     return entry
 
 

@@ -298,3 +298,26 @@ def test_interval_functions_inside_njit(spec):
     np.testing.assert_array_equal(windows, strax.touching_windows(x, containers))
     np.testing.assert_array_equal(order, [0, 1, 2])
     assert (n_left, break_time) == (1, 20)
+
+
+@SETTINGS
+@given(sorted_intervals(), st.integers(-2, 70), st.booleans())
+def test_split_array_cuts_only_where_no_row_straddles(x, t, early):
+    ts, te = _se(x)
+    straddles = bool(np.any((ts < t) & (te > t)))
+    if straddles and not early:
+        with pytest.raises(strax.CannotSplit):
+            strax.split_array(x, t)
+        return
+    left, right, t_used = strax.split_array(x, t, allow_early_split=early)
+    assert t_used <= t and (t_used == t or straddles)
+    assert len(left) + len(right) == len(x)
+    assert np.all(strax.endtime(left) <= t_used) and np.all(right["time"] >= t_used)
+    if early and straddles:
+        # The latest possible: a split 1 ns later would cut a row.
+        assert np.any((ts < t_used + 1) & (te > t_used + 1))
+
+
+def test_to_numpy_dtype_takes_bare_names_as_floats():
+    assert strax.to_numpy_dtype(["a", ("b",), ("c", np.int8)]) == np.dtype(
+        [("a", np.float64), ("b", np.float64), ("c", np.int8)])

@@ -20,10 +20,12 @@ from numba.typed import List
 
 from ..dtypes import endtime
 from ..errors import IntervalError
+from ..kernels import split_index
 
 __all__ = ["sort_by_time", "endtime", "diff", "from_break", "NoBreakFound", "_find_break_i",
            "fully_contained_in", "split_by_containment", "overlap_indices",
-           "split_touching_windows", "touching_windows", "abs_time_to_prev_next_interval"]
+           "split_touching_windows", "touching_windows", "abs_time_to_prev_next_interval",
+           "split_array"]
 
 
 # --- endtime inside numba ----------------------------------------------------------------
@@ -93,6 +95,19 @@ def sort_by_time(x):
     else:
         order = np.argsort(x["time"], kind="stable")
     return x[order]
+
+
+def split_array(data, t, allow_early_split=False):
+    """(rows left of t, rows right of t, t): rows ending by t go left, rows starting at or
+    after t go right. A row straddling t raises CannotSplit, or with `allow_early_split`
+    moves the split back to the latest time before t that no row straddles (returned as t).
+    `data` must be sorted by time (strax keeps this in strax.chunk)."""
+    if len(data) == 0:
+        return data[:0], data[:0], t
+    index, t_used = split_index(*_starts_ends(data), t, allow_early_split)
+    if not allow_early_split:
+        t_used = t
+    return data[:index], data[index:], t_used
 
 
 # --- gaps and breaks ---------------------------------------------------------------------
