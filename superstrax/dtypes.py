@@ -6,6 +6,8 @@ Titles, names, types and field order match strax exactly: the ``repr`` of a dtyp
 ``descr`` is written into data metadata, so any difference would make stored data
 unreadable by strax (and strax's data unreadable here).
 """
+import typing as ty
+
 import numpy as np
 
 __all__ = [
@@ -253,10 +255,77 @@ def merged_dtype(dtypes):
     return np.dtype(fields)
 
 
-def __getattr__(name):
-    # strax keeps copy_to_buffer in its dtypes module; here it lives with the other array
-    # helpers, reached lazily so that importing dtypes stays numpy-only.
-    if name == "copy_to_buffer":
-        from .processing.arrays import copy_to_buffer
-        return copy_to_buffer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Rows from which copy_to_buffer compiles a row-by-row copy: numpy copies one field at a
+# time through strided views (slow for wide, unaligned rows), a compiled loop copies each row
+# in one pass, but compiling costs about a second, which only pays off on large arrays or on
+# a copy that has been compiled already.
+COMPILE_COPY_FROM_ROWS = 100_000
+_compiled_copies: dict = {}
+
+
+def copy_to_buffer(source: np.ndarray, buffer: np.ndarray, func_name: str,
+                   field_names: ty.Optional[ty.Tuple[str, ...]] = None):
+    """Copy the fields `field_names` (default: all fields both have) of `source` into
+    `buffer`, row for row, converting types as assignment does.
+
+    `func_name` must start with ``_``, as strax requires. strax compiles one copy function
+    per name and buffer dtype; here one is compiled per (source dtype, buffer dtype, fields),
+    whatever the name, once an array is large enough for that to pay (smaller ones are copied
+    with numpy, with the same result). So the fields asked for are always the fields copied.
+    """
+    if np.shape(source) != np.shape(buffer):
+        raise ValueError(f"copy_to_buffer: the source has shape {np.shape(source)} but the "
+                         f"buffer {np.shape(buffer)}; they must be the same length")
+    if not isinstance(func_name, str) or not func_name.startswith("_"):
+        raise ValueError(f"copy_to_buffer: func_name {func_name!r} must start with '_'")
+    if field_names is None:
+        field_names = tuple(n for n in source.dtype.names if n in buffer.dtype.names)
+    field_names = tuple(field_names)
+    missing = [n for n in field_names if n not in buffer.dtype.names]
+    if missing:
+        raise ValueError(f"copy_to_buffer: fields {missing} are not in the buffer's dtype "
+                         f"(its fields are {list(buffer.dtype.names)})")
+    for name in field_names:
+        if source.dtype[name].shape != buffer.dtype[name].shape:
+            raise ValueError(f"copy_to_buffer: field {name!r} has shape "
+                             f"{source.dtype[name].shape} in the source but "
+                             f"{buffer.dtype[name].shape} in the buffer")
+    key = (source.dtype, buffer.dtype, field_names)
+    compiled = _compiled_copies.get(key)
+    if compiled is None and len(source) >= COMPILE_COPY_FROM_ROWS and _compilable(key):
+        compiled = _compiled_copies[key] = _compile_copy(buffer.dtype, field_names)
+    if compiled is not None and np.ndim(source) == 1:
+        compiled(source, buffer)
+    else:
+        copy_fields_numpy(source, buffer, field_names)
+
+
+def copy_fields_numpy(source, buffer, field_names):
+    """The numpy twin of the compiled copy: one assignment per field."""
+    for name in field_names:
+        buffer[name] = source[name]
+
+
+def _compilable(key):
+    source_dtype, buffer_dtype, _ = key
+    return all(not dt.hasobject and all(dt[n].base.isnative for n in dt.names)
+               for dt in (source_dtype, buffer_dtype))
+
+
+def _compile_copy(buffer_dtype, field_names):
+    """A numba function copying `field_names` row by row. Record fields are only addressable
+    by literal names in numba, so the loop body is written out for these fields; the names
+    are validated field names and go in as repr() literals."""
+    import numba
+    body = ["def copy(source, buffer):",
+            "    for i in range(len(source)):",
+            "        s = source[i]",
+            "        b = buffer[i]"]
+    for name in field_names:
+        target = f"b[{name!r}][:]" if buffer_dtype[name].shape else f"b[{name!r}]"
+        body.append(f"        {target} = s[{name!r}]")
+    if not field_names:
+        body.append("        pass")
+    namespace: dict = {}
+    exec(compile("\n".join(body), "<copy_to_buffer>", "exec"), namespace)
+    return numba.njit(nogil=True)(namespace["copy"])

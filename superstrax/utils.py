@@ -6,6 +6,7 @@ Most of strax's names here are re-exported from the module that owns the behavio
 import collections.abc
 import contextlib
 import functools
+import re
 import sys
 import traceback
 import typing as ty
@@ -36,7 +37,7 @@ def exporter(export_self=False):
 
 export, __all__ = exporter(export_self=True)
 __all__ += ["tqdm", "stable_sort", "stable_argsort", "deterministic_hash", "hashablize",
-            "NumpyJSONEncoder", "camel_to_snake", "to_numpy_dtype", "apply_keep_columns",
+            "NumpyJSONEncoder", "to_numpy_dtype", "apply_keep_columns",
             "apply_selection", "dict_to_rec", "group_by_kind", "iter_chunk_meta", "merge_arrs",
             "merged_dtype", "parse_selection", "remove_titles_from_dtype", "set_nan_defaults",
             "unpack_dtype"]
@@ -60,6 +61,17 @@ def to_str_tuple(x) -> ty.Tuple[ty.Any, ...]:
     if isinstance(x, np.ndarray):
         return tuple(x.tolist())
     raise TypeError(f"Expected a string or a sequence of strings, got {type(x).__name__}")
+
+
+# A word starts at a capital followed by a lowercase letter (not at the very start), or at a
+# capital following a lowercase letter or digit: 'LEDCalibration' -> 'led_calibration'.
+_WORD_START = re.compile(r"(?<=.)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])")
+
+
+@export
+def camel_to_snake(x):
+    """'CamelCase' as 'camel_case', with strax's rule for acronyms and digits."""
+    return _WORD_START.sub("_", x).lower()
 
 
 @export
@@ -192,11 +204,3 @@ def profile_threaded(filename):
         yappi.convert2pstats(yappi.get_func_stats()).dump_stats(filename)
         yappi.clear_stats()
 
-
-def __getattr__(name):
-    # Plugin modules may import this one, so the plugin package is reached only when the
-    # name is first asked for: an import at the top would make the two import each other.
-    if name == "camel_to_snake":
-        from .plugins import camel_to_snake
-        return camel_to_snake
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -55,10 +55,22 @@ def test_utils_reexports_are_the_library_functions():
     assert utils.deterministic_hash is strax.deterministic_hash
     assert utils.deterministic_hash({"a": [1, 2]}) == strax.deterministic_hash({"a": [1, 2]})
     assert utils.hashablize is strax.hashablize
-    assert utils.camel_to_snake is strax.camel_to_snake
     bar = utils.tqdm(range(3), disable=True)
     assert list(bar) == [0, 1, 2]
     assert hasattr(utils.tqdm, "write")     # a tqdm class, as strax exposes it
+
+
+# Recorded from strax 2.2.3's camel_to_snake.
+STRAX_SNAKE = {"LEDCalibration": "led_calibration", "PeakBasics": "peak_basics",
+               "Records": "records", "HTTPServer2Go": "http_server2_go", "abCDe": "ab_c_de",
+               "Peak_Basics": "peak__basics", "nVETORecorder": "n_veto_recorder",
+               "EventPositionsNV": "event_positions_nv", "S2ReconPosDiff": "s2_recon_pos_diff",
+               "DAQReader": "daq_reader"}
+
+
+@pytest.mark.parametrize("name", sorted(STRAX_SNAKE))
+def test_utils_camel_to_snake_as_strax(name):
+    assert utils.camel_to_snake(name) == STRAX_SNAKE[name]
 
 
 def test_growing_result_collects_yielded_rows():
@@ -226,6 +238,13 @@ def test_group_by_kind_uses_the_plugins_kinds():
         strax.group_by_kind(["peaks"])
 
 
+def test_group_by_kind_from_a_context():
+    from superstrax.testutils import Peaks, Records
+    st = strax.Context(register=[Records, Peaks], config={"bonus_area": 1})
+    assert strax.group_by_kind(["records", "peaks"], context=st) == {
+        "records": ["records"], "peaks": ["peaks"]}
+
+
 def test_dict_to_rec_and_iter_chunk_meta():
     rec = strax.dict_to_rec({"a": [1, 2], "b": [0.5, 1.5]})
     assert rec.dtype.names == ("a", "b") and rec["b"].tolist() == [0.5, 1.5]
@@ -245,7 +264,7 @@ def test_peak_splitting_names_exist_but_refuse_to_run():
 
 
 def test_compiled_copy_matches_numpy_twin(monkeypatch):
-    from superstrax.processing import arrays
+    from superstrax import dtypes as arrays
     monkeypatch.setattr(arrays, "COMPILE_COPY_FROM_ROWS", 1)
     rng = np.random.default_rng(3)
     source = np.zeros(50, [("time", np.int64), ("area", np.float64), ("wf", np.int16, (4,)),

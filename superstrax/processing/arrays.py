@@ -1,15 +1,16 @@
-"""Structured-array helpers strax keeps in ``strax.utils`` and ``strax.dtypes``: copying
-between dtypes, merging arrays of one length, default fill values, dtype unpacking,
-selections and grouping data types by kind. All plain numpy: they run on the load path and
+"""Structured-array helpers strax keeps in ``strax.utils``: merging arrays of one length,
+default fill values, dtype unpacking, selections and grouping data types by kind
+(``copy_to_buffer``, in ``strax.dtypes`` in strax too, lives in ``dtypes``; re-exported). All plain numpy: they run on the load path and
 in plugin code, where a first-call compilation would cost more than they do.
 """
 import typing as ty
 
 import numpy as np
 
+from ..dtypes import copy_to_buffer, copy_fields_numpy, endtime
 from ..output import selection_mask
 
-__all__ = ["copy_to_buffer", "merge_arrs", "merged_dtype", "set_nan_defaults", "unpack_dtype",
+__all__ = ["copy_to_buffer", "copy_fields_numpy", "merge_arrs", "merged_dtype", "set_nan_defaults", "unpack_dtype",
            "remove_titles_from_dtype", "apply_selection", "apply_keep_columns",
            "parse_selection", "group_by_kind", "dict_to_rec", "iter_chunk_meta"]
 
@@ -78,82 +79,6 @@ def set_nan_defaults(buffer):
             buffer[name][...] = np.nan
 
 
-# Rows from which copy_to_buffer compiles a row-by-row copy: numpy copies one field at a
-# time through strided views (slow for wide, unaligned rows), a compiled loop copies each row
-# in one pass, but compiling costs about a second, which only pays off on large arrays or on
-# a copy that has been compiled already.
-COMPILE_COPY_FROM_ROWS = 100_000
-_compiled_copies: dict = {}
-
-
-def copy_to_buffer(source: np.ndarray, buffer: np.ndarray, func_name: str,
-                   field_names: ty.Optional[ty.Tuple[str, ...]] = None):
-    """Copy the fields `field_names` (default: all fields both have) of `source` into
-    `buffer`, row for row, converting types as assignment does.
-
-    `func_name` must start with ``_``, as strax requires. strax compiles one copy function
-    per name and buffer dtype; here one is compiled per (source dtype, buffer dtype, fields),
-    whatever the name, once an array is large enough for that to pay (smaller ones are copied
-    with numpy, with the same result). So the fields asked for are always the fields copied.
-    """
-    if np.shape(source) != np.shape(buffer):
-        raise ValueError(f"copy_to_buffer: the source has shape {np.shape(source)} but the "
-                         f"buffer {np.shape(buffer)}; they must be the same length")
-    if not isinstance(func_name, str) or not func_name.startswith("_"):
-        raise ValueError(f"copy_to_buffer: func_name {func_name!r} must start with '_'")
-    if field_names is None:
-        field_names = tuple(n for n in source.dtype.names if n in buffer.dtype.names)
-    field_names = tuple(field_names)
-    missing = [n for n in field_names if n not in buffer.dtype.names]
-    if missing:
-        raise ValueError(f"copy_to_buffer: fields {missing} are not in the buffer's dtype "
-                         f"(its fields are {list(buffer.dtype.names)})")
-    for name in field_names:
-        if source.dtype[name].shape != buffer.dtype[name].shape:
-            raise ValueError(f"copy_to_buffer: field {name!r} has shape "
-                             f"{source.dtype[name].shape} in the source but "
-                             f"{buffer.dtype[name].shape} in the buffer")
-    key = (source.dtype, buffer.dtype, field_names)
-    compiled = _compiled_copies.get(key)
-    if compiled is None and len(source) >= COMPILE_COPY_FROM_ROWS and _compilable(key):
-        compiled = _compiled_copies[key] = _compile_copy(buffer.dtype, field_names)
-    if compiled is not None and np.ndim(source) == 1:
-        compiled(source, buffer)
-    else:
-        copy_fields_numpy(source, buffer, field_names)
-
-
-def copy_fields_numpy(source, buffer, field_names):
-    """The numpy twin of the compiled copy: one assignment per field."""
-    for name in field_names:
-        buffer[name] = source[name]
-
-
-def _compilable(key):
-    source_dtype, buffer_dtype, _ = key
-    return all(not dt.hasobject and all(dt[n].base.isnative for n in dt.names)
-               for dt in (source_dtype, buffer_dtype))
-
-
-def _compile_copy(buffer_dtype, field_names):
-    """A numba function copying `field_names` row by row. Record fields are only addressable
-    by literal names in numba, so the loop body is written out for these fields; the names
-    are validated field names and go in as repr() literals."""
-    import numba
-    body = ["def copy(source, buffer):",
-            "    for i in range(len(source)):",
-            "        s = source[i]",
-            "        b = buffer[i]"]
-    for name in field_names:
-        target = f"b[{name!r}][:]" if buffer_dtype[name].shape else f"b[{name!r}]"
-        body.append(f"        {target} = s[{name!r}]")
-    if not field_names:
-        body.append("        pass")
-    namespace: dict = {}
-    exec(compile("\n".join(body), "<copy_to_buffer>", "exec"), namespace)
-    return numba.njit(nogil=True)(namespace["copy"])
-
-
 def parse_selection(x, selection):
     """Boolean mask of the rows of `x` that `selection` keeps: a function of the array, a
     query string over its fields (``"area > 10"``), or a sequence of strings all of which
@@ -173,6 +98,10 @@ def apply_keep_columns(x, keep_columns):
     return result
 
 
+def _names(x):
+    return (x,) if isinstance(x, str) else tuple(x)
+
+
 def apply_selection(x, selection=None, keep_columns=None, drop_columns=None, time_range=None,
                     time_selection="fully_contained"):
     """`x` after a time range, a selection and a column choice, in that order.
@@ -180,8 +109,6 @@ def apply_selection(x, selection=None, keep_columns=None, drop_columns=None, tim
     time_selection: ``fully_contained`` (rows inside [start, end)), ``touching`` (rows
     overlapping it) or ``skip``. Rows ending exactly at the range's end are inside it.
     """
-    from ..dtypes import endtime
-    from ..utils import to_str_tuple
     if keep_columns and drop_columns:
         raise ValueError("Pass keep_columns or drop_columns, not both: one names what stays, "
                          "the other what goes.")
@@ -197,10 +124,10 @@ def apply_selection(x, selection=None, keep_columns=None, drop_columns=None, tim
     if selection:
         x = x[parse_selection(x, selection)]
     if drop_columns:
-        drop = to_str_tuple(drop_columns)
+        drop = _names(drop_columns)
         keep_columns = [n for n in x.dtype.names if n not in drop]
     elif keep_columns:
-        keep_columns = to_str_tuple(keep_columns)
+        keep_columns = _names(keep_columns)
     if keep_columns:
         x = apply_keep_columns(x, keep_columns)
     return x
@@ -212,11 +139,21 @@ def group_by_kind(dtypes, plugins=None, context=None) -> ty.Dict[str, ty.List]:
     if plugins is None:
         if context is None:
             raise ValueError("group_by_kind needs plugins= or context=")
-        plugins = context._get_plugins(targets=tuple(dtypes), run_id="0")
+        plugins = {name: context.get_single_plugin("0", name) for name in dtypes}
     result: ty.Dict[str, ty.List] = {}
     for name in dtypes:
-        result.setdefault(plugins[name].data_kind_for(name), []).append(name)
+        result.setdefault(_kind_of(plugins[name], name), []).append(name)
     return result
+
+
+def _kind_of(plugin, data_type):
+    if hasattr(plugin, "data_kind_for"):
+        return plugin.data_kind_for(data_type)
+    # Plugins without strax's data_kind_for:
+    # data_kind (per output when a mapping); unset, a data type is its own kind.
+    kind = plugin.data_kind
+    kind = kind.get(data_type) if isinstance(kind, ty.Mapping) else kind
+    return kind or data_type
 
 
 def dict_to_rec(x, dtype=None):
