@@ -5,13 +5,10 @@
 Layers, lowest first; a module imports only from its own layer or lower ones
 (superstrax/_layers.py is the map, tools/check_architecture.py checks it):
 
-    base      errors, hashing, naming (naming rules), options (every setting, with help),
-              sort_enforcement, docstrings
-    data      dtypes, kernels, chunk, config, progress, output, processing (strax's array
-              and interval utilities), utils (strax.utils)
+    base      errors, hashing, naming (naming rules), options (every setting, with help), sort_enforcement, docstrings
+    data      dtypes, kernels, chunk, config, progress, output, processing, utils (strax's utilities)
     plugins   plugins (Plugin and its kinds, input syncing)
-    storage   storage (DataKey, the frontend/backend/saver contracts, files, memory, io),
-              io (strax.io's names over storage.io), constants
+    storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants
     runs      runs (superruns, registry, listing), lineage
     engine    session (what the engine is handed), planning, executor, loading
     facade    context (Context: strax's API over a Session)
