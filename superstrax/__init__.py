@@ -5,10 +5,11 @@
 Layers, lowest first; a module imports only from its own layer or lower ones
 (superstrax/_layers.py is the map, tools/check_architecture.py checks it):
 
-    base      errors, hashing, naming, options (every setting, with help), validation
-    data      dtypes, kernels, chunk, config, progress, output
+    base      errors, hashing, naming (naming rules), options (every setting, with help),
+              validation, sort_enforcement, docstrings
+    data      dtypes, kernels, chunk, config, progress, output, processing, utils (strax's utilities)
     plugins   plugins (Plugin and its kinds, input syncing)
-    storage   storage (DataKey, the frontend/backend/saver contracts, files, memory, io)
+    storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants
     runs      runs (superruns, registry, listing), lineage
     engine    session (what the engine is handed), planning, executor, loading
     facade    context (Context: strax's API over a Session)
@@ -22,6 +23,24 @@ from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, Da
 from .hashing import deterministic_hash, hashablize, NumpyJSONEncoder
 from .dtypes import (endtime, hit_dtype, interval_dtype, peak_dtype, peak_interval_dtype,
                      record_dtype, time_dt_fields, time_fields, to_numpy_dtype)
+from .dtypes import (DEFAULT_RECORD_LENGTH, DIGITAL_SUM_WAVEFORM_CHANNEL, hitlet_dtype,
+                     hitlet_with_data_dtype, raw_record_dtype)
+from .sort_enforcement import SortingError, stable_argsort, stable_sort
+from .processing.general import (NoBreakFound, _find_break_i, abs_time_to_prev_next_interval,
+                                 diff, from_break, fully_contained_in, overlap_indices,
+                                 sort_by_time, split_array, split_by_containment,
+                                 split_touching_windows, touching_windows)
+from .processing.arrays import (apply_keep_columns, apply_selection, copy_to_buffer,
+                                dict_to_rec, group_by_kind, iter_chunk_meta, merge_arrs,
+                                merged_dtype, parse_selection, remove_titles_from_dtype,
+                                set_nan_defaults, unpack_dtype)
+from .utils import (convert_structured_array_to_df, convert_tuple_to_list, count_tags, exporter,
+                    flatten_dict, formatted_exception, growing_result, inherit_docstring_from,
+                    print_record, profile_threaded, set_keep_order, to_str_tuple)
+from .constants import (DEFAULT_CHUNK_SIZE_MB, DEFAULT_CHUNK_SPLIT_NS, RUN_DEFAULTS_KEY,
+                        RUN_METADATA_PATTERN)
+from .io import DECOMPRESS_BUFFER_SIZE, dry_load_files, load_file, save_file
+from . import io, processing, utils  # noqa: F401  (strax.io.X, strax.utils.X as attributes)
 from .chunk import Chunk, Rechunker, continuity_check
 from .config import Option, takes_config
 from .plugins import (CutPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
@@ -43,4 +62,18 @@ __all__ = [
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName",
+    # strax's array utilities and module-level names
+    "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
+    "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",
+    "NoBreakFound", "_find_break_i", "abs_time_to_prev_next_interval", "diff", "from_break",
+    "fully_contained_in", "overlap_indices", "sort_by_time", "split_array", "split_by_containment",
+    "split_touching_windows", "touching_windows", "apply_keep_columns", "apply_selection",
+    "copy_to_buffer", "dict_to_rec", "group_by_kind", "iter_chunk_meta", "merge_arrs",
+    "merged_dtype", "parse_selection", "remove_titles_from_dtype", "set_nan_defaults",
+    "unpack_dtype", "convert_structured_array_to_df", "convert_tuple_to_list", "count_tags",
+    "exporter", "flatten_dict", "formatted_exception", "growing_result",
+    "inherit_docstring_from", "print_record", "profile_threaded", "set_keep_order",
+    "to_str_tuple", "DEFAULT_CHUNK_SIZE_MB", "DEFAULT_CHUNK_SPLIT_NS", "RUN_DEFAULTS_KEY",
+    "RUN_METADATA_PATTERN", "DECOMPRESS_BUFFER_SIZE", "dry_load_files", "load_file",
+    "save_file",
 ]

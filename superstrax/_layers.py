@@ -6,11 +6,12 @@ A name covers a package and everything in it. A new module is added here, in the
 layer whose modules it does not need to import from above.
 """
 LAYERS = (
-    ("base", ("errors", "_version", "_layers", "hashing", "naming", "options", "validation")),
+    ("base", ("errors", "_version", "_layers", "hashing", "naming", "options", "validation",
+              "docstrings", "sort_enforcement")),
     ("data", ("dtypes", "kernels", "chunk", "config", "progress", "output",
               "processing", "utils")),
     ("plugins", ("plugins",)),
-    ("storage", ("storage",)),
+    ("storage", ("storage", "io", "constants")),
     ("runs", ("runs", "lineage")),
     ("engine", ("session", "planning", "executor", "loading", "parallel")),
     ("facade", ("context",)),

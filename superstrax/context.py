@@ -17,6 +17,7 @@ from .options import (ACCEPTED_GET_KWARGS, CONTEXT_OPTIONS, NO_EFFECT_OPTIONS,
 from .plugins.base import Plugin
 from .progress import make_bar
 from .session import Session
+from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
 
 
 class Context:

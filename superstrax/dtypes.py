@@ -6,12 +6,20 @@ Titles, names, types and field order match strax exactly: the ``repr`` of a dtyp
 ``descr`` is written into data metadata, so any difference would make stored data
 unreadable by strax (and strax's data unreadable here).
 """
+import typing as ty
+
 import numpy as np
 
 __all__ = [
     "time_fields", "time_dt_fields", "interval_dtype", "peak_interval_dtype",
     "record_dtype", "hit_dtype", "peak_dtype", "to_numpy_dtype", "endtime", "merged_dtype",
+    "raw_record_dtype", "hitlet_dtype", "hitlet_with_data_dtype", "DIGITAL_SUM_WAVEFORM_CHANNEL",
+    "DEFAULT_RECORD_LENGTH", "copy_to_buffer",
 ]
+
+# The channel number peaks carry: they are sums over all channels, not one channel's data.
+DIGITAL_SUM_WAVEFORM_CHANNEL = -1
+DEFAULT_RECORD_LENGTH = 110
 
 _TIME = (("Start time since unix epoch [ns]", "time"), np.int64)
 _LENGTH = (("Length of the interval in samples", "length"), np.int32)
@@ -39,7 +47,19 @@ peak_interval_dtype = [
 ]
 
 
-def record_dtype(samples_per_record=110):
+def raw_record_dtype(samples_per_record=DEFAULT_RECORD_LENGTH):
+    """Field spec of waveform fragments as the digitizer gives them ('raw_records')."""
+    return interval_dtype + [
+        (("Length of pulse to which the record belongs (without zero-padding)", "pulse_length"),
+         np.int32),
+        (("Fragment number in the pulse", "record_i"), np.int16),
+        (("Baseline determined by the digitizer (if this is supported)", "baseline"), np.int16),
+        # Signed, so values stay representable after a baseline is subtracted.
+        (("Waveform data in raw ADC counts", "data"), np.int16, samples_per_record),
+    ]
+
+
+def record_dtype(samples_per_record=DEFAULT_RECORD_LENGTH):
     """Field spec of fixed-length waveform fragments ('records')."""
     return interval_dtype + [
         (("Length of pulse to which the record belongs (without zero-padding)", "pulse_length"),
@@ -72,6 +92,36 @@ hit_dtype = interval_dtype + [
 ]
 
 
+def hitlet_dtype():
+    """Field spec of hitlets: hit-like intervals with peak-like shape properties."""
+    return interval_dtype + [
+        (("Total hit area in pe", "area"), np.float32),
+        (("Maximum of the PMT pulse in pe/sample", "amplitude"), np.float32),
+        (('Position of the Amplitude in ns (minus "time")', "time_amplitude"), np.int16),
+        (("Width (in ns) of the central 50% area of the hitlet", "range_50p_area"), np.float32),
+        (("Width (in ns) of the central 80% area of the hitlet", "range_80p_area"), np.float32),
+        (("Position of the 25% area decile [ns]", "left_area"), np.float32),
+        (("Position of the 10% area decile [ns]", "low_left_area"), np.float32),
+    ]
+
+
+def hitlet_with_data_dtype(n_samples=2):
+    """hitlet_dtype plus a waveform of `n_samples` (enough for the longest hitlet) and the
+    fields peak splitting reads."""
+    if n_samples < 2:
+        raise ValueError(f"hitlet_with_data_dtype needs n_samples >= 2, got {n_samples}")
+    return hitlet_dtype() + [
+        (("Hitlet data in PE/sample with ZLE (only the first length samples are filled)",
+          "data"), np.float32, n_samples),
+        (("Dummy max_gap required for splitting", "max_gap"), np.int32),
+        (("Dummy max_diff required for splitting", "max_diff"), np.int32),
+        (("Dummy min_diff required for splitting", "min_diff"), np.int32),
+        (("Dummy first_channel required for splitting", "first_channel"), np.int16),
+        (("Dummy last_channel required for splitting", "last_channel"), np.int16),
+        (("Maximum interior goodness of split", "max_goodness_of_split"), np.float32),
+    ]
+
+
 def peak_dtype(n_channels=100, n_sum_wv_samples=200, n_widths=11, hits_timing=True,
                store_data_top=True, store_data_start=True):
     """Field spec of peaks (summed waveforms over channels)."""
@@ -89,13 +139,16 @@ def peak_dtype(n_channels=100, n_sum_wv_samples=200, n_widths=11, hits_timing=Tr
         # The trailing space is part of strax's title, and so of the stored dtype string.
         (("Number of hits contributing at least one sample to the peak ", "n_hits"), np.int32),
     ]
+    # strax's order: data_top before data; data_start right after data_top when there is
+    # one, else right after data.
+    waveforms = [((wv_title, "data"), np.float32, n_sum_wv_samples)]
     if store_data_top:
-        fields.append(((wv_title + ", top array", "data_top"), np.float32, n_sum_wv_samples))
+        waveforms.insert(0, ((wv_title + ", top array", "data_top"), np.float32,
+                             n_sum_wv_samples))
     if store_data_start:
-        fields.append(((wv_title + ", starting not downsampled samples", "data_start"),
-                       np.float32, n_sum_wv_samples))
-    fields += [
-        ((wv_title, "data"), np.float32, n_sum_wv_samples),
+        waveforms.insert(1, ((wv_title + ", starting not downsampled samples", "data_start"),
+                             np.float32, n_sum_wv_samples))
+    fields += waveforms + [
         (("Weighted average center time of the peak [ns]", "center_time"), np.int64),
         (("Weighted relative median time of the peak [ns]", "median_time"), np.float32),
         (("Peak widths in range of central area fraction [ns]", "width"), np.float32, n_widths),
@@ -128,6 +181,12 @@ def _normalise_field(entry):
             and isinstance(entry[2], str)):
         name, type_, comment = entry
         return ((comment, name), type_)
+    # A bare name, or a 1-tuple of one, is a field whose type was left out: strax makes it a
+    # float.
+    if isinstance(entry, str):
+        return (entry, np.float64)
+    if isinstance(entry, tuple) and len(entry) == 1 and isinstance(entry[0], str):
+        return (entry[0], np.float64)
     return entry
 
 
@@ -194,3 +253,79 @@ def merged_dtype(dtypes):
             title = info[2] if len(info) > 2 else None
             fields.append(((title, name), field_type) if title is not None else (name, field_type))
     return np.dtype(fields)
+
+
+# Rows from which copy_to_buffer compiles a row-by-row copy: numpy copies one field at a
+# time through strided views (slow for wide, unaligned rows), a compiled loop copies each row
+# in one pass, but compiling costs about a second, which only pays off on large arrays or on
+# a copy that has been compiled already.
+COMPILE_COPY_FROM_ROWS = 100_000
+_compiled_copies: dict = {}
+
+
+def copy_to_buffer(source: np.ndarray, buffer: np.ndarray, func_name: str,
+                   field_names: ty.Optional[ty.Tuple[str, ...]] = None):
+    """Copy the fields `field_names` (default: all fields both have) of `source` into
+    `buffer`, row for row, converting types as assignment does.
+
+    `func_name` must start with ``_``, as strax requires. strax compiles one copy function
+    per name and buffer dtype; here one is compiled per (source dtype, buffer dtype, fields),
+    whatever the name, once an array is large enough for that to pay (smaller ones are copied
+    with numpy, with the same result). So the fields asked for are always the fields copied.
+    """
+    if np.shape(source) != np.shape(buffer):
+        raise ValueError(f"copy_to_buffer: the source has shape {np.shape(source)} but the "
+                         f"buffer {np.shape(buffer)}; they must be the same length")
+    if not isinstance(func_name, str) or not func_name.startswith("_"):
+        raise ValueError(f"copy_to_buffer: func_name {func_name!r} must start with '_'")
+    if field_names is None:
+        field_names = tuple(n for n in source.dtype.names if n in buffer.dtype.names)
+    field_names = tuple(field_names)
+    missing = [n for n in field_names if n not in buffer.dtype.names]
+    if missing:
+        raise ValueError(f"copy_to_buffer: fields {missing} are not in the buffer's dtype "
+                         f"(its fields are {list(buffer.dtype.names)})")
+    for name in field_names:
+        if source.dtype[name].shape != buffer.dtype[name].shape:
+            raise ValueError(f"copy_to_buffer: field {name!r} has shape "
+                             f"{source.dtype[name].shape} in the source but "
+                             f"{buffer.dtype[name].shape} in the buffer")
+    key = (source.dtype, buffer.dtype, field_names)
+    compiled = _compiled_copies.get(key)
+    if compiled is None and len(source) >= COMPILE_COPY_FROM_ROWS and _compilable(key):
+        compiled = _compiled_copies[key] = _compile_copy(buffer.dtype, field_names)
+    if compiled is not None and np.ndim(source) == 1:
+        compiled(source, buffer)
+    else:
+        copy_fields_numpy(source, buffer, field_names)
+
+
+def copy_fields_numpy(source, buffer, field_names):
+    """The numpy twin of the compiled copy: one assignment per field."""
+    for name in field_names:
+        buffer[name] = source[name]
+
+
+def _compilable(key):
+    source_dtype, buffer_dtype, _ = key
+    return all(not dt.hasobject and all(dt[n].base.isnative for n in dt.names)
+               for dt in (source_dtype, buffer_dtype))
+
+
+def _compile_copy(buffer_dtype, field_names):
+    """A numba function copying `field_names` row by row. Record fields are only addressable
+    by literal names in numba, so the loop body is written out for these fields; the names
+    are validated field names and go in as repr() literals."""
+    import numba
+    body = ["def copy(source, buffer):",
+            "    for i in range(len(source)):",
+            "        s = source[i]",
+            "        b = buffer[i]"]
+    for name in field_names:
+        target = f"b[{name!r}][:]" if buffer_dtype[name].shape else f"b[{name!r}]"
+        body.append(f"        {target} = s[{name!r}]")
+    if not field_names:
+        body.append("        pass")
+    namespace: dict = {}
+    exec(compile("\n".join(body), "<copy_to_buffer>", "exec"), namespace)
+    return numba.njit(nogil=True)(namespace["copy"])

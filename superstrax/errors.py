@@ -60,3 +60,12 @@ class StorageError(SuperstraxError, OSError):
 
 class InvalidArgument(InvalidConfiguration, ValueError):
     """An argument of a call (run id, data type, time range, ...) has an unusable value."""
+
+
+class IntervalError(SuperstraxError, ValueError):
+    """Interval data does not meet what an interval algorithm needs (time order, length >= 0)."""
+
+
+class AlgorithmNotAvailable(SuperstraxError, NotImplementedError):
+    """A strax physics algorithm (hit finding, peak building or splitting, ...) that superstrax
+    does not implement yet."""

@@ -1,0 +1,206 @@
+"""``strax.utils``: the small helpers plugin and analysis code imports from strax.
+
+Most of strax's names here are re-exported from the module that owns the behaviour
+(hashing, array helpers, plugin naming); this module adds the few that have no better home.
+"""
+import collections.abc
+import contextlib
+import functools
+import re
+import sys
+import traceback
+import typing as ty
+
+import numpy as np
+import pandas as pd
+
+from .dtypes import to_numpy_dtype
+from .hashing import NumpyJSONEncoder, deterministic_hash, hashablize
+from .processing.arrays import (apply_keep_columns, apply_selection, dict_to_rec, group_by_kind,
+                                iter_chunk_meta, merge_arrs, merged_dtype, parse_selection,
+                                remove_titles_from_dtype, set_nan_defaults, unpack_dtype)
+from .progress import bar_class
+from .sort_enforcement import stable_argsort, stable_sort
+
+
+def exporter(export_self=False):
+    """``export, __all__ = exporter()``: `export` is a decorator that appends the decorated
+    object's name to the list `__all__` and returns the object unchanged."""
+    names = ["exporter"] if export_self else []
+
+    def export(obj):
+        names.append(obj.__name__)
+        return obj
+
+    return export, names
+
+
+export, __all__ = exporter(export_self=True)
+__all__ += ["tqdm", "stable_sort", "stable_argsort", "deterministic_hash", "hashablize",
+            "NumpyJSONEncoder", "to_numpy_dtype", "apply_keep_columns",
+            "apply_selection", "dict_to_rec", "group_by_kind", "iter_chunk_meta", "merge_arrs",
+            "merged_dtype", "parse_selection", "remove_titles_from_dtype", "set_nan_defaults",
+            "unpack_dtype"]
+
+# strax exposes its progress-bar class here; like strax's, it is the notebook bar in a
+# Jupyter kernel (when widgets are available) and tqdm's text bar elsewhere.
+tqdm = bar_class()
+
+
+@export
+def to_str_tuple(x) -> ty.Tuple[ty.Any, ...]:
+    """A tuple from a string (one element), list, tuple, numpy array or pandas Series."""
+    if isinstance(x, (str, bytes)):
+        return (x,)
+    if isinstance(x, tuple):
+        return x
+    if isinstance(x, list):
+        return tuple(x)
+    if isinstance(x, pd.Series):
+        return tuple(x.values.tolist())
+    if isinstance(x, np.ndarray):
+        return tuple(x.tolist())
+    raise TypeError(f"Expected a string or a sequence of strings, got {type(x).__name__}")
+
+
+# A word starts at a capital followed by a lowercase letter (not at the very start), or at a
+# capital following a lowercase letter or digit: 'LEDCalibration' -> 'led_calibration'.
+_WORD_START = re.compile(r"(?<=.)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])")
+
+
+@export
+def camel_to_snake(x):
+    """'CamelCase' as 'camel_case', with strax's rule for acronyms and digits."""
+    return _WORD_START.sub("_", x).lower()
+
+
+@export
+def inherit_docstring_from(cls):
+    """Decorator giving a method the docstring of the method of the same name on `cls`."""
+    def decorate(fn):
+        fn.__doc__ = getattr(cls, fn.__name__).__doc__
+        return fn
+    return decorate
+
+
+@export
+def growing_result(dtype=np.int64, chunk_size=10000):
+    """Decorator for generator functions that fill a buffer and ``yield`` how many rows of it
+    are done; the decorated function returns all yielded rows as one array.
+
+    The generator gets the buffer (`chunk_size` rows of `dtype`, or of the caller's
+    ``result_dtype=``) as its ``_result_buffer`` argument and reuses it after each yield.
+    """
+    def decorate(f):
+        @functools.wraps(f)
+        def collect(*args, **kwargs):
+            if "_result_buffer" in kwargs:
+                raise ValueError("_result_buffer is set by growing_result, not by callers")
+            result_dtype = kwargs.pop("result_dtype", None)
+            result_dtype = dtype if result_dtype is None else result_dtype
+            buffer = np.zeros(chunk_size, result_dtype)
+            pieces = [buffer[:n].copy() for n in f(*args, _result_buffer=buffer, **kwargs)]
+            if not pieces:
+                return np.zeros(0, result_dtype)
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return collect
+    return decorate
+
+
+@export
+def set_keep_order(x):
+    """The distinct items of `x` in order of first appearance."""
+    return list(dict.fromkeys(x))
+
+
+@export
+def flatten_dict(d, separator=":", _parent_key="", keep=tuple()):
+    """Nested mappings as one dict with keys joined by `separator`; values under the keys in
+    `keep` stay nested."""
+    keep = to_str_tuple(keep)
+    flat = {}
+    for k, v in d.items():
+        key = f"{_parent_key}{separator}{k}" if _parent_key else k
+        if isinstance(v, collections.abc.MutableMapping) and k not in keep:
+            flat.update(flatten_dict(v, separator=separator, _parent_key=key))
+        else:
+            flat[key] = v
+    return flat
+
+
+@export
+def formatted_exception():
+    """The traceback of the exception being handled, as text; '' if there is none (or it is
+    StopIteration)."""
+    exc_type = sys.exc_info()[0]
+    if exc_type is None or exc_type is StopIteration:
+        return ""
+    return traceback.format_exc()
+
+
+@export
+def print_record(x, skip_array=True):
+    """Print the fields of a record (or of each record of an array), one per line; array
+    fields are left out unless skip_array=False."""
+    if len(x.shape):
+        for row in x:
+            print_record(row, skip_array=skip_array)
+        return
+    width = max(len(name) for name in x.dtype.names)
+    for name in x.dtype.names:
+        if skip_array and np.ndim(x[name]):
+            continue
+        print(f"{name:<{width}}: ", x[name])
+
+
+@export
+def count_tags(ds):
+    """How often each tag occurs in the ``tags`` column (comma-separated) of a runs table."""
+    return collections.Counter(tag for tags in ds["tags"].values for tag in tags.split(","))
+
+
+@export
+def convert_tuple_to_list(init_func_input):
+    """A copy of a nested structure of dicts, lists and tuples with every tuple a list."""
+    if isinstance(init_func_input, (tuple, list)):
+        return [convert_tuple_to_list(v) for v in init_func_input]
+    if isinstance(init_func_input, dict):
+        return {k: convert_tuple_to_list(v) for k, v in init_func_input.items()}
+    return init_func_input
+
+
+@export
+def convert_structured_array_to_df(structured_array, log=None):
+    """A DataFrame of every field; a field holding an array per row becomes a column of arrays
+    (with a logged warning, since pandas handles such columns poorly)."""
+    import logging
+    log = log or logging.getLogger("superstrax")
+    columns, array_fields = {}, []
+    for name in structured_array.dtype.names:
+        column = structured_array[name]
+        if column.ndim > 1:
+            columns[name] = [np.array(row) for row in column]
+            array_fields.append(name)
+        else:
+            columns[name] = column
+    if array_fields:
+        log.warning(f"Columns {array_fields} hold an array in every row; pandas operations "
+                    f"such as groupby may not work on them as expected.")
+    return pd.DataFrame(columns)
+
+
+@export
+@contextlib.contextmanager
+def profile_threaded(filename):
+    """Profile all threads with yappi (not a dependency: install it) while the block runs,
+    and write pstats to `filename`."""
+    import yappi
+    yappi.set_clock_type("cpu")
+    yappi.start()
+    try:
+        yield
+    finally:
+        yappi.stop()
+        yappi.convert2pstats(yappi.get_func_stats()).dump_stats(filename)
+        yappi.clear_stats()
+
