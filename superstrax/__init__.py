@@ -5,8 +5,7 @@
 Layers, lowest first; a module imports only from its own layer or lower ones
 (superstrax/_layers.py is the map, tools/check_architecture.py checks it):
 
-    base      errors, hashing, naming (naming rules), options (every setting, with help),
-              validation, sort_enforcement, docstrings
+    base      errors, hashing, naming, options, validation, sort_enforcement, docstrings
     data      dtypes, kernels, chunk, config, progress, output, processing, utils (strax's utilities)
     plugins   plugins (Plugin and its kinds, input syncing)
     storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants
