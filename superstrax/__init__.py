@@ -18,7 +18,8 @@ from ._version import __version__
 
 from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
                      InvalidArgument, InvalidConfiguration, InvalidName, PluginError,
-                     RunMetadataNotAvailable, StorageError, SuperrunError, SuperstraxError)
+                     RunMetadataNotAvailable, RunsFailed, StorageError, SuperrunError,
+                     SuperstraxError)
 from .hashing import deterministic_hash, hashablize, NumpyJSONEncoder
 from .dtypes import (endtime, hit_dtype, interval_dtype, peak_dtype, peak_interval_dtype,
                      record_dtype, time_dt_fields, time_fields, to_numpy_dtype)
@@ -53,7 +54,7 @@ from .context import Context
 __all__ = [
     "__version__", "CannotSplit", "ChunkError", "DataCorrupted", "DataExistsError",
     "DataNotAvailable", "InvalidConfiguration", "PluginError", "RunMetadataNotAvailable",
-    "InvalidArgument", "StorageError",
+    "InvalidArgument", "StorageError", "RunsFailed",
     "SuperrunError", "SuperstraxError", "deterministic_hash", "hashablize", "NumpyJSONEncoder",
     "endtime", "hit_dtype", "interval_dtype", "peak_dtype", "peak_interval_dtype",
     "record_dtype", "time_dt_fields", "time_fields", "to_numpy_dtype", "Chunk", "Rechunker",

@@ -372,8 +372,10 @@ class Context:
     def get_array(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """One numpy array of targets for a run or a list of runs (then with a run_id field).
 
-        Takes get_iter's arguments."""
+        Takes get_iter's arguments. With max_workers=N (or executor=) the runs, or a
+        superrun's subruns, that must be made are made in parallel first."""
         ctx, kwargs = self._for_call(kwargs, "get_array")
+        ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
         return loading.get_array(ctx._session, run_id, targets, save=save, **kwargs)
 
     def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
@@ -381,13 +383,57 @@ class Context:
 
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "get_df")
+        ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
         return output.to_dataframe(loading.get_array(ctx._session, run_id, targets, save=save,
                                                      **kwargs))
 
-    def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None, **kwargs):
+    def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None,
+             executor=None, **kwargs):
         """Make (and store) targets for a run or runs without keeping the data in memory.
 
+        With max_workers=N the runs (a superrun's subruns) are made in N worker processes;
+        with executor=<dask Client> (or the context option 'executor') on a Dask cluster.
+        Failed runs are reported together in one RunsFailed, after every run was tried.
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "make")
+        from .parallel import make_many, wants_parallel
+        if wants_parallel(ctx._session, max_workers, executor):
+            make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
+                      executor=executor, progress_bar=progress_bar, **kwargs)
+            return
         loading.make(ctx._session, run_id, targets, save=save, progress_bar=progress_bar,
                      **kwargs)
+
+    def _make_in_parallel_for_loading(self, run_id, targets, save, max_workers, kwargs):
+        from .parallel import make_many, wants_parallel
+        if wants_parallel(self._session, max_workers, None):
+            make_many(self._session, run_id, targets, save=save, max_workers=max_workers,
+                      progress_bar=kwargs.get("progress_bar"),
+                      combining=kwargs.get("combining", False), for_loading=True)
+
+    def get_dask(self, run_id, targets, time_range=None, seconds_range=None, time_within=None,
+                 time_selection="fully_contained", selection=None, selection_str=None,
+                 keep_columns=None, drop_columns=None, add_run_id_field=False, **kwargs):
+        """A lazy dask.dataframe of stored targets: one partition per stored chunk, indexed
+        by time with known divisions, for data larger than memory. `.compute()` equals
+        get_df (with the time index: `.reset_index(drop=True)`). See superstrax.parallel.frames."""
+        ctx, kwargs = self._for_call(kwargs, "get_dask")
+        from .parallel.frames import get_dask
+        return get_dask(ctx._session, run_id, targets, time_range=time_range,
+                        seconds_range=seconds_range, time_within=time_within,
+                        time_selection=time_selection, selection=selection,
+                        selection_str=selection_str, keep_columns=keep_columns,
+                        drop_columns=drop_columns, add_run_id_field=add_run_id_field, **kwargs)
+
+    def __reduce__(self):
+        # Pickled by value (plugins, options, storage), e.g. to ship it to worker processes.
+        from .parallel.spec import ContextSpec
+        return _context_from_spec, (ContextSpec.from_session(self._session),)
+
+
+def _context_from_spec(spec):
+    """A Context rebuilt from a ContextSpec (what unpickling a Context calls)."""
+    session = spec.build()
+    ctx = Context(storage=session.storage)
+    ctx._session = session
+    return ctx

@@ -69,3 +69,26 @@ class IntervalError(SuperstraxError, ValueError):
 class AlgorithmNotAvailable(SuperstraxError, NotImplementedError):
     """A strax physics algorithm (hit finding, peak building or splitting, ...) that superstrax
     does not implement yet."""
+
+
+class RunsFailed(SuperstraxError):
+    """Some runs of a parallel make failed; the others were made and stored.
+
+    `failures` maps each failed run id to why it failed (its error, or that its worker died).
+    """
+
+    def __init__(self, failures, targets=(), done=()):
+        self.failures = dict(failures)
+        self.done = list(done)
+        self.targets = tuple(targets)
+        what = "+".join(targets) if targets else "the targets"
+        lines = [f"{len(self.failures)} run(s) failed while making {what} "
+                 f"({len(self.done)} made and stored):"]
+        for run_id, why in self.failures.items():
+            lines.append(f"  run {run_id}: {why}")
+        lines.append("Nothing partial of the failed runs is kept: fix the cause and call make "
+                     "again; runs already stored are not made twice.")
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self):
+        return (type(self), (self.failures, self.targets, self.done))

@@ -38,6 +38,8 @@ CONTEXT_SETTINGS = (
     Setting("storage_converter", False,
             "Copy data loaded from one frontend into writable frontends that lack it"),
     Setting("progress_bar", True, "Show a progress bar while loading or making"),
+    Setting("executor", None, "A dask distributed.Client (or concurrent.futures.Executor) that "
+            "make() sends one task per run to (see README, processing many runs)"),
 ) + tuple(Setting(name, None, "strax executor setting; superstrax has no use for it",
                   effect=False)
           for name in ("fuzzy_for", "fuzzy_for_options", "allow_incomplete", "max_messages",

@@ -1,0 +1,81 @@
+"""A Context described by value, so that worker processes (local or Dask) can rebuild it.
+
+What a worker needs to make the same data into the same storage: the plugin classes (by
+reference when importable, by value when defined in a notebook or a function, through
+cloudpickle), the plugin options, the context options and the storage frontends with their
+paths. Caches (lineages, run documents) are not shipped: a rebuilt context fills its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass, field
+
+# Context options that only make sense in the process that set them (a Dask client holds
+# sockets and threads); a worker gets the rest.
+LOCAL_ONLY_OPTIONS = ("executor",)
+
+
+@dataclass
+class ContextSpec:
+    """Everything a worker needs to rebuild a Context equal to the one that sent it."""
+    storage: list
+    config: dict
+    context_config: dict
+    plugins: dict = field(default_factory=dict)      # data_type -> plugin class
+
+    @classmethod
+    def from_session(cls, session) -> "ContextSpec":
+        context_config = {k: v for k, v in session.context_config.items()
+                          if k not in LOCAL_ONLY_OPTIONS}
+        return cls(storage=list(session.storage), config=dict(session.config),
+                   context_config=context_config, plugins=dict(session.plugins))
+
+    @classmethod
+    def from_context(cls, ctx) -> "ContextSpec":
+        return cls.from_session(ctx._session)
+
+    def build(self):
+        """A Session (what a Context holds) with this storage, these plugins and options.
+
+        The registry is restored as a mapping, not by registering classes again: a class
+        registered later may have replaced only some of what an earlier one provides."""
+        from ..session import Session
+        return Session(list(self.storage), dict(self.config), dict(self.context_config),
+                       dict(self.plugins))
+
+    def to_bytes(self) -> bytes:
+        return dumps(self)
+
+
+def dumps(obj) -> bytes:
+    """Pickle obj; with cloudpickle (installed with the dask extra) classes and functions
+    that cannot be imported by name (notebooks, closures) are pickled by value."""
+    try:
+        import cloudpickle
+    except ImportError:
+        try:
+            return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            raise pickle.PicklingError(
+                f"Cannot send the context to worker processes: {e}. Plugins defined in a "
+                f"notebook or inside a function need cloudpickle (pip install "
+                f"'superstrax[dask]'), or define them in an importable module") from e
+    return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+# Contexts rebuilt in this (worker) process, by the digest of what they were rebuilt from:
+# a worker making many runs of one call builds the context once.
+_BUILT: dict = {}
+
+
+def context_from_bytes(blob: bytes):
+    digest = hashlib.sha1(blob).hexdigest()
+    ctx = _BUILT.get(digest)
+    if ctx is None:
+        spec = pickle.loads(blob)
+        ctx = spec.build()
+        _BUILT.clear()        # one call at a time per worker: keep only the latest
+        _BUILT[digest] = ctx
+    return ctx
+
