@@ -182,3 +182,13 @@ def test_bad_max_workers_and_executor_are_refused(tmp_path):
     st = pp.context(tmp_path / "data")
     with pytest.raises(sx.InvalidConfiguration, match="executor"):
         st.make(RUNS, "pulses", executor="not an executor")
+
+
+def test_one_bar_counts_runs_and_workers_print_nothing(tmp_path, capfd, monkeypatch):
+    import superstrax.progress
+    monkeypatch.setattr(superstrax.progress, "DELAY", 0)   # show the bar however quick
+    st = pp.context(tmp_path / "data")
+    st.make(RUNS, "pulses", max_workers=2, progress_bar=True)
+    out, err = capfd.readouterr()
+    assert "Making pulses of 4 runs" in err and "4/4" in err
+    assert "Loading" not in err and out == ""

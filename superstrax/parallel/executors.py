@@ -38,7 +38,7 @@ def _run_on_dask(client, context_blob, tasks, on_outcome, save, make_kwargs):
                                           f"-{len(futures)}")
         futures[f] = t
     try:
-        for future in distributed.as_completed(list(futures)):
+        for future in distributed.as_completed(list(futures), loop=client.loop):
             on_outcome(_outcome(future, futures[future]))
     finally:
         for f in futures:

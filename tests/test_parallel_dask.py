@@ -1,0 +1,107 @@
+"""Many runs on a Dask cluster (a real LocalCluster of two worker processes) and lazy Dask
+frames of stored data: make through a client equals serial make, failures are reported, and
+get_dask(...).compute() equals get_df."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import superstrax as sx
+
+import parallel_plugins as pp
+from test_parallel import RUNS, assert_same_storage
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c:
+        yield c
+
+
+def test_make_on_dask_equals_serial(tmp_path, client):
+    serial = pp.context(tmp_path / "serial")
+    on_dask = pp.context(tmp_path / "dask")
+    serial.make(RUNS, "doubled")
+    on_dask.make(RUNS, "doubled", executor=client)
+    assert_same_storage(tmp_path / "serial", tmp_path / "dask")
+    workers = set(client.run(lambda: 1))
+    assert len(workers) == 2
+
+
+def test_executor_as_a_context_option_and_failures_on_dask(tmp_path, client):
+    st = pp.context(tmp_path / "data", fail_runs=["3"])
+    st.set_context_config({"executor": client})
+    with pytest.raises(sx.RunsFailed) as info:
+        st.make(RUNS, "pulses")
+    assert sorted(info.value.failures) == ["3"]
+    assert "a bad chunk in run 3" in str(info.value)
+    assert [st.is_stored(r, "pulses") for r in RUNS] == [True, True, False, True]
+
+
+@pytest.fixture
+def stored(tmp_path, client):
+    """Four runs of pulses (10 chunks each) made on the cluster, a superrun of them defined."""
+    st = pp.context(tmp_path / "data", n_chunks=10, rows_per_chunk=50)
+    pp.write_run_documents(st, RUNS, n_chunks=10)
+    st.define_run("_all", RUNS)
+    st.make(RUNS, "pulses", executor=client)
+    return st
+
+
+def computed(frame, client):
+    return client.compute(frame).result()
+
+
+def test_get_dask_of_a_run_equals_get_df(stored, client):
+    frame = stored.get_dask("2", "pulses")
+    assert frame.npartitions == 10 and frame.known_divisions
+    got = computed(frame, client)
+    assert (got.index.values == got["time"].values).all()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), stored.get_df("2", "pulses"))
+
+
+def test_get_dask_of_a_chained_superrun_with_options_equals_get_df(stored, client):
+    t0 = 2 * pp.RUN_SPAN + 3 * pp.CHUNK_NS + 555
+    t1 = 4 * pp.RUN_SPAN + 2 * pp.CHUNK_NS
+    args = dict(time_range=(t0, t1), selection="row >= 10", keep_columns=["time", "value"],
+                add_run_id_field=True)
+    frame = stored.get_dask("_all", "pulses", **args)
+    assert frame.known_divisions
+    assert frame.divisions[0] <= t0 + pp.ROW_NS and frame.divisions[-1] < t1
+    got = computed(frame, client).reset_index(drop=True)
+    expected = stored.get_df("_all", "pulses", **args)
+    assert len(expected) > 100
+    pd.testing.assert_frame_equal(got, expected)
+    assert set(got["run_id"]) == {"2", "3", "4"}
+
+
+def test_get_dask_of_a_stored_superrun_equals_get_df(stored, client):
+    stored.set_context_config({"write_superruns": True})
+    stored.make("_all", "pulses")
+    assert stored.is_stored("_all", "pulses")
+    frame = stored.get_dask("_all", "pulses")
+    chunks = stored.get_meta("_all", "pulses")["chunks"]
+    assert frame.npartitions == len([c for c in chunks if c["n"]])
+    whole = stored.get_df("_all", "pulses")
+    pd.testing.assert_frame_equal(computed(frame, client).reset_index(drop=True), whole)
+
+
+def test_known_divisions_let_a_time_slice_read_only_its_chunks(stored, client):
+    frame = stored.get_dask("_all", "pulses")
+    assert frame.npartitions == 40
+    t0, t1 = 3 * pp.RUN_SPAN, 3 * pp.RUN_SPAN + 2 * pp.CHUNK_NS - 1
+    part = frame.loc[t0:t1]
+    assert part.npartitions <= 3
+    got = computed(part, client)
+    whole = stored.get_df("_all", "pulses")
+    inside = whole[(whole["time"] >= t0) & (whole["time"] <= t1)]
+    assert len(inside) == 100
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), inside.reset_index(drop=True))
+
+
+def test_get_dask_refuses_data_that_is_not_stored(stored):
+    with pytest.raises(sx.DataNotAvailable, match="max_workers"):
+        stored.get_dask("1", "doubled")
