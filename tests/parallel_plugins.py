@@ -11,7 +11,7 @@ from superstrax.testutils import write_run_document
 
 # Each run's data spans [run * RUN_SPAN, run * RUN_SPAN + n_chunks * CHUNK_NS), ns.
 RUN_SPAN = 10_000_000_000
-CHUNK_NS = 1_000_000
+CHUNK_NS = 10_000_000
 ROW_NS = 10
 
 

@@ -11,11 +11,19 @@ import parallel_plugins as pp
 from test_parallel import RUNS, assert_same_storage
 
 distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+# Bytes per worker. A worker with superstrax and dask.dataframe imported holds ~220 MB, and
+# Dask pauses a worker at 80% of its limit, so the limit leaves room for a few 8 MB chunks.
+MEMORY_LIMIT = 450e6
 
 
 @pytest.fixture(scope="module")
 def client():
+    """One LocalCluster for the module: two worker processes, one thread each, a memory limit
+    that the histogram test's superrun exceeds."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  memory_limit=MEMORY_LIMIT,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster, set_as_default=False) as c:
         yield c
@@ -105,3 +113,33 @@ def test_known_divisions_let_a_time_slice_read_only_its_chunks(stored, client):
 def test_get_dask_refuses_data_that_is_not_stored(stored):
     with pytest.raises(sx.DataNotAvailable, match="max_workers"):
         stored.get_dask("1", "doubled")
+
+
+def peak_rss_bytes():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def test_histogram_of_a_superrun_larger_than_a_workers_memory(tmp_path, client):
+    runs, n_chunks, rows = ["1", "2", "3", "4"], 15, 250_000   # 8 MB chunks, 480 MB in all
+    st = pp.context(tmp_path / "data", n_chunks=n_chunks, rows_per_chunk=rows)
+    pp.write_run_documents(st, runs, n_chunks=n_chunks)
+    st.define_run("_big", runs)
+    st.make(runs, "pulses", max_workers=2)       # the cluster's workers only read
+    workers = sorted(client.scheduler_info()["workers"])
+    size = sum(c["nbytes"] for r in runs for c in st.get_meta(r, "pulses")["chunks"])
+    assert size > MEMORY_LIMIT
+
+    frame = st.get_dask("_big", "pulses")
+    assert frame.npartitions == len(runs) * n_chunks
+    counts, _ = da.histogram(frame["value"].to_dask_array(), bins=40, range=(-1, 1))
+    counts = client.compute(counts).result(timeout=240)
+
+    expected = sum(np.histogram(st.get_array(r, "pulses")["value"], bins=40, range=(-1, 1))[0]
+                   for r in runs)
+    assert expected.sum() == len(runs) * n_chunks * rows
+    np.testing.assert_array_equal(counts, expected)
+    # No worker was restarted for using too much memory, and none came near its limit.
+    assert sorted(client.scheduler_info()["workers"]) == workers
+    peaks = client.run(peak_rss_bytes)
+    assert all(p < MEMORY_LIMIT for p in peaks.values()), peaks
