@@ -1,0 +1,187 @@
+"""Many runs at once: worker processes and Dask against serial, and a Dask aggregate over a
+superrun larger than a worker's memory limit.
+
+    python benchmarks/parallel.py [--runs 20] [--work 300] [--big-mb 1200] [--memory-limit-mb 600]
+
+Every step runs in a fresh Python process (so no step profits from another's imports, JIT or
+page cache of its own outputs), and prints one JSON line that the driver collects:
+
+  serial     make --runs runs of a CPU-bound source plugin one after another
+  processes  the same with max_workers=2 (speedup = serial / processes; >= 1.7 expected on 2
+             idle cores; worker start-up is included)
+  dask       the same through a LocalCluster(n_workers=2, threads_per_worker=1) client
+             (cluster start-up reported apart)
+  histogram  a superrun of --big-mb MB of rows, stored, histogrammed through get_dask on a
+             LocalCluster whose workers have --memory-limit-mb each; peak RSS per worker
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import superstrax as sx
+from superstrax.testutils import write_run_document
+
+RUN_SPAN = 10_000_000_000
+CHUNK_NS = 10_000_000
+
+
+@sx.takes_config(
+    sx.Option("n_chunks", type=int, default=10, track=False),
+    sx.Option("rows_per_chunk", type=int, default=20_000, track=False),
+    sx.Option("work", type=int, default=300, track=False,
+              help="rounds of arithmetic per chunk (the CPU cost)"),
+)
+class BusyRows(sx.Plugin):
+    """A CPU-bound source: each chunk's value is computed with `work` rounds of sin/arcsin."""
+    provides = "busy_rows"
+    depends_on = ()
+    dtype = sx.time_fields + [(("A value per row", "value"), np.float64)]
+    rechunk_on_save = False
+    __version__ = "0.1.0"
+
+    def source_finished(self):
+        return True
+
+    def is_ready(self, chunk_i):
+        return chunk_i < self.config["n_chunks"]
+
+    def compute(self, chunk_i):
+        n = self.config["rows_per_chunk"]
+        start = int(self.run_id) * RUN_SPAN + chunk_i * CHUNK_NS
+        rows = np.zeros(n, self.dtype_for("busy_rows"))
+        rows["time"] = start + np.arange(n) * (CHUNK_NS // n)
+        rows["endtime"] = rows["time"] + 1
+        value = np.sin(np.arange(n) * 1e-3 + int(self.run_id) + chunk_i)
+        for _ in range(self.config["work"]):
+            value = np.arcsin(np.sin(value))
+        rows["value"] = value
+        return self.chunk(start=start, end=start + CHUNK_NS, data=rows)
+
+
+def context(path, **config):
+    return sx.Context(storage=[sx.DataDirectory(path, provide_run_metadata=True)],
+                      register=[BusyRows], config=config, progress_bar=False)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- steps (each in its own process) ------------------------------------------------------
+def step_make(args, how):
+    st = context(args.dir, work=args.work)
+    runs = [str(i) for i in range(1, args.runs + 1)]
+    out = {"step": how, "runs": args.runs}
+    if how == "dask":
+        import distributed
+        t0 = time.perf_counter()
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None)
+        client = distributed.Client(cluster, set_as_default=False)
+        client.run(lambda: __import__("superstrax"))      # what a warm cluster has done
+        out["cluster_start_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if how == "serial":
+        st.make(runs, "busy_rows")
+    elif how == "processes":
+        st.make(runs, "busy_rows", max_workers=2)
+    else:
+        st.make(runs, "busy_rows", executor=client)
+    out["seconds"] = time.perf_counter() - t0
+    assert all(st.is_stored(r, "busy_rows") for r in runs)
+    if how == "dask":
+        client.close()
+        cluster.close()
+    return out
+
+
+def step_histogram(args):
+    import dask.array as da
+    import distributed
+    rows = 250_000                                   # 4 MB chunks (16 bytes a row)
+    n_runs = 8
+    n_chunks = max(1, int(args.big_mb * 1e6 / (rows * 16) / n_runs))
+    st = context(args.dir, work=0, n_chunks=n_chunks, rows_per_chunk=rows)
+    runs = [str(i) for i in range(1, n_runs + 1)]
+    for r in runs:
+        start = int(r) * RUN_SPAN
+        write_run_document(st.storage[0], r, start, start + n_chunks * CHUNK_NS)
+    st.define_run("_big", runs)
+    t0 = time.perf_counter()
+    st.make(runs, "busy_rows", max_workers=2)
+    make_s = time.perf_counter() - t0
+    size = sum(c["nbytes"] for r in runs for c in st.get_meta(r, "busy_rows")["chunks"])
+    limit = args.memory_limit_mb * 1e6
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  memory_limit=limit, dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        t0 = time.perf_counter()
+        frame = st.get_dask("_big", "busy_rows")
+        counts, _ = da.histogram(frame["value"].to_dask_array(), bins=100, range=(-2, 2))
+        counts = client.compute(counts).result()
+        seconds = time.perf_counter() - t0
+        peaks = client.run(peak_rss_mb)
+    assert counts.sum() == n_runs * n_chunks * rows
+    return {"step": "histogram", "superrun_mb": size / 1e6, "memory_limit_mb": limit / 1e6,
+            "partitions": frame.npartitions, "make_s": make_s, "seconds": seconds,
+            "worker_peak_rss_mb": sorted(peaks.values())}
+
+
+# --- driver ---------------------------------------------------------------------------------
+def run_step(step, args):
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, __file__, "--step", step, "--dir", tmp, "--runs", str(args.runs),
+               "--work", str(args.work), "--big-mb", str(args.big_mb),
+               "--memory-limit-mb", str(args.memory_limit_mb)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"step {step} failed:\n{r.stderr}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--work", type=int, default=300)
+    parser.add_argument("--big-mb", type=float, default=1200)
+    parser.add_argument("--memory-limit-mb", type=float, default=600)
+    parser.add_argument("--step", choices=["serial", "processes", "dask", "histogram"])
+    parser.add_argument("--dir")
+    parser.add_argument("--only", nargs="*", help="steps to run (default: all)")
+    args = parser.parse_args()
+    if args.step:
+        result = step_histogram(args) if args.step == "histogram" else step_make(args, args.step)
+        print(json.dumps(result))
+        return
+    print(f"superstrax {sx.__version__}, {os.cpu_count()} CPUs; each step in a fresh process")
+    steps = args.only or ["serial", "processes", "dask", "histogram"]
+    results = {s: run_step(s, args) for s in steps}
+    serial = results.get("serial", {}).get("seconds")
+    for s in ("serial", "processes", "dask"):
+        if s in results:
+            r = results[s]
+            line = f"{s:>10}: {r['runs']} runs in {r['seconds']:.2f} s"
+            if serial and s != "serial":
+                line += f"  speedup {serial / r['seconds']:.2f}x vs serial"
+            if "cluster_start_s" in r:
+                line += f"  (cluster start {r['cluster_start_s']:.1f} s, not included)"
+            print(line)
+    if "histogram" in results:
+        r = results["histogram"]
+        print(f" histogram: superrun of {r['superrun_mb']:.0f} MB in {r['partitions']} "
+              f"partitions, workers limited to {r['memory_limit_mb']:.0f} MB each: "
+              f"{r['seconds']:.2f} s; peak RSS per worker "
+              f"{', '.join(f'{p:.0f} MB' for p in r['worker_peak_rss_mb'])} "
+              f"(made in {r['make_s']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
