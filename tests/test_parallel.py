@@ -172,10 +172,10 @@ def test_context_round_trips_through_pickle(tmp_path):
 def test_context_spec_rebuilds_the_same_keys(tmp_path_factory, n_chunks, rows, work, run):
     st = pp.context(tmp_path_factory.getbasetemp() / "spec", n_chunks=n_chunks,
                     rows_per_chunk=rows, work=work)
-    back = pickle.loads(ContextSpec.from_context(st).to_bytes()).build()
+    back = pickle.loads(ContextSpec.from_context(st).to_bytes()).build()   # a Session
     for d in ("pulses", "doubled"):
         assert str(back.key_for(str(run), d)) == str(st.key_for(str(run), d))
-        assert back.lineage(str(run), d) == st.lineage(str(run), d)
+        assert back.lineages.lineage(str(run), d) == st.lineage(str(run), d)
 
 
 def test_bad_max_workers_and_executor_are_refused(tmp_path):
@@ -190,7 +190,7 @@ def test_one_bar_counts_runs_and_workers_print_nothing(tmp_path, capfd, monkeypa
     st = pp.context(tmp_path / "data")
     st.make(RUNS, "pulses", max_workers=2, progress_bar=True)
     out, err = capfd.readouterr()
-    assert "Making pulses of 4 runs" in err and "4/4" in err
+    assert "Making pulses of 4 runs" in err and "/4 [" in err
     assert "Loading" not in err and out == ""
 
 

@@ -26,8 +26,8 @@ class ContextSpec:
 
     @classmethod
     def from_session(cls, session) -> "ContextSpec":
-        context_config = {k: v for k, v in session.context_config.items()
-                          if k not in LOCAL_ONLY_OPTIONS}
+        context_config = {k: (None if k in LOCAL_ONLY_OPTIONS else v)
+                          for k, v in session.context_config.items()}
         return cls(storage=list(session.storage), config=dict(session.config),
                    context_config=context_config, plugins=dict(session.plugins))
 
