@@ -41,6 +41,11 @@ def test_bound_names_are_superstrax_module_objects_imported_once(tmp_path):
         import strax
         import strax.dtypes
         import strax.storage.files
+        # not imported by `import superstrax`: only the finder can make these the same objects
+        assert "superstrax.maintenance" not in sys.modules
+        import strax.maintenance
+        from strax.testutils import Records
+        import superstrax.maintenance, superstrax.testutils
         from strax.storage.common import DataKey
         from strax import chunk as chunk_module
         import superstrax.storage.files, superstrax.storage.common, superstrax.chunk
@@ -57,6 +62,8 @@ def test_bound_names_are_superstrax_module_objects_imported_once(tmp_path):
             "files": strax.storage.files is superstrax.storage.files,
             "key": DataKey is superstrax.storage.common.DataKey,
             "chunk": chunk_module is superstrax.chunk,
+            "maintenance": strax.maintenance is superstrax.maintenance,
+            "testutils": Records is superstrax.testutils.Records,
             "bound": superstrax.compat.is_bound_as_strax(),
             "finders": sum(type(f).__name__ == "_StraxAliasFinder" for f in sys.meta_path),
             "duplicated_files": sorted(f for f, ids in by_file.items() if len(ids) > 1),
@@ -64,11 +71,12 @@ def test_bound_names_are_superstrax_module_objects_imported_once(tmp_path):
         }))
     """, tmp_path)
     assert out["package"] and out["dtypes"] and out["files"] and out["key"] and out["chunk"]
+    assert out["maintenance"] and out["testutils"]
     assert out["bound"]
     assert out["finders"] == 1
     assert out["duplicated_files"] == []
     assert {"strax.dtypes", "strax.storage", "strax.storage.files", "strax.storage.common",
-            "strax.chunk"} <= set(out["aliases"])
+            "strax.chunk", "strax.maintenance", "strax.testutils"} <= set(out["aliases"])
     assert all(out["aliases"].values()), out["aliases"]
 
 
