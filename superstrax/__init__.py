@@ -5,7 +5,7 @@
 Layers, lowest first; a module imports only from its own layer or lower ones
 (superstrax/_layers.py is the map, tools/check_architecture.py checks it):
 
-    base      errors, hashing, naming, options, validation, sort_enforcement, docstrings
+    base      errors, hashing, naming, options, validation, sort_enforcement, docstrings, compat
     data      dtypes, kernels, chunk, config, progress, output, processing, utils (strax's utilities)
     plugins   plugins (Plugin and its kinds, input syncing)
     storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants
@@ -50,6 +50,7 @@ from .storage.files import DataDirectory
 from .runs.superruns import SubrunSpec
 from . import superruns  # noqa: F401 (sx.superruns, its old home, stays an attribute)
 from .context import Context
+from .compat import bind_as_strax
 
 __all__ = [
     "__version__", "CannotSplit", "ChunkError", "DataCorrupted", "DataExistsError",
@@ -61,7 +62,7 @@ __all__ = [
     "continuity_check", "Option", "takes_config", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
-    "Context", "InvalidName",
+    "Context", "InvalidName", "bind_as_strax",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

@@ -7,7 +7,7 @@ layer whose modules it does not need to import from above.
 """
 LAYERS = (
     ("base", ("errors", "_version", "_layers", "hashing", "naming", "options", "validation",
-              "docstrings", "sort_enforcement")),
+              "docstrings", "sort_enforcement", "compat")),
     ("data", ("dtypes", "kernels", "chunk", "config", "progress", "output",
               "processing", "utils")),
     ("plugins", ("plugins",)),
