@@ -6,6 +6,7 @@ by start) and keys (key_spec: what a superrun's data is named by). Planning a su
 data is the planner's job (planning.Planner).
 """
 import datetime
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,7 +112,10 @@ def normalise_definition(name, data, from_run=None):
                 for r, v in data.items()}
     if isinstance(data, (list, tuple, np.ndarray)):
         runs = [str(r) for r in data]
-        duplicates = sorted({r for r in runs if runs.count(r) > 1})
+        seen, repeated = set(), set()
+        for r in runs:          # one pass: list.count per run made 10,000 runs take a second
+            (repeated if r in seen else seen).add(r)
+        duplicates = sorted(repeated)
         if duplicates:
             raise SuperrunError(f"superrun {name}: subruns {duplicates} are listed more than once")
         return {r: "all" for r in runs}
@@ -298,11 +302,17 @@ def superrun_document(run_doc, name, data, from_run=None):
     }
     docs = [run_doc(s.run_id) for s in resolved]
     for field in GATHERED_FIELDS:
-        values = []
+        values, seen = [], set()
         for d in docs:
             v = d.get(field)
             for item in (v if isinstance(v, list) else [v] if v not in (None, "") else []):
-                if item not in values and item not in ("", {"name": ""}, {"comment": ""}):
+                if item in ("", {"name": ""}, {"comment": ""}):
+                    continue
+                # Items may be dicts (tags): a canonical text stands for each in the set, so
+                # gathering stays one pass over the subruns.
+                mark = json.dumps(item, sort_keys=True, default=str)
+                if mark not in seen:
+                    seen.add(mark)
                     values.append(item)
         if values:
             doc[field] = values
