@@ -51,3 +51,68 @@ def test_making_a_superrun_writes_only_the_target_and_what_save_names(st, storag
     st.make(sr, "records")                        # a plain chained target is stored when asked
     assert _types(_data_folders(storage) - before) == ["records"]
     assert len(st.get_array(sr, "records")) == len(st.get_array(["0", "1", "2"], "records"))
+
+
+# A fresh interpreter per measurement: peak RSS (getrusage) of a process only ever rises, so
+# building the data and each make run in their own processes.
+_CHILD = textwrap.dedent('''
+    import json, resource, sys
+    import numpy as np
+    import superstrax as sx
+    from superstrax.testutils import Records, write_run_document
+
+    class Hits(sx.Plugin):
+        """One small row per record, computed over the superrun's chained records."""
+        provides = "hits_sr"
+        depends_on = ("records",)
+        data_kind = "hits_sr"
+        dtype = sx.time_fields
+        allow_superrun = True
+
+        def compute(self, records):
+            out = np.zeros(len(records), self.dtype)
+            out["time"] = records["time"]
+            out["endtime"] = sx.endtime(records)
+            return out
+
+    what, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    storage = sx.DataDirectory(path, provide_run_metadata=True)
+    st = sx.Context(storage=[storage], register=[Records, Hits], progress_bar=False,
+                    config={"n_chunks": 3, "recs_per_chunk": 8000})
+    if what == "build":
+        for i in range(n):
+            st.set_config({"secret_time_offset": i * 10_000_000})     # 10 ms apart
+            st.make(str(i), "records")
+            write_run_document(storage, str(i), i * 10_000_000, i * 10_000_000 + 3)
+        print(json.dumps({}))
+    else:
+        runs = [str(i) for i in range(n)]
+        st.define_run(f"_sr{n}", runs)
+        st.set_context_config({"write_superruns": True})
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        st.make(f"_sr{n}", "hits_sr")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rows = len(st.get_array(f"_sr{n}", "hits_sr"))
+        print(json.dumps({"growth_mb": (peak - rss0) / 1024, "rows": rows}))
+''')
+
+
+def _child(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_peak_memory_of_a_superrun_make_does_not_grow_with_subruns(tmp_path):
+    # Each subrun: 3 chunks of 8000 records (~2 MB each in memory, tiny on disk). The largest
+    # superrun chains 24 of them (~150 MB); holding it, or any sizeable part, would show.
+    # Costs ~10 s (three interpreters).
+    path = str(tmp_path / "data")
+    _child("build", path, 24)
+    few, many = _child("make", path, 4), _child("make", path, 24)
+    assert many["rows"] == 6 * few["rows"] == 24 * 3 * 8000
+    # The generous bound: what the bigger superrun may add is far less than its data (~150 MB,
+    # of which ~125 MB more than the smaller one's).
+    assert many["growth_mb"] < few["growth_mb"] + 40, (few, many)
