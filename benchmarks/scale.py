@@ -307,7 +307,8 @@ def main():
     parser.add_argument("--strax-python", help="python of a venv with strax 2.2.3")
     parser.add_argument("--quick", action="store_true",
                         help="small 10 and big 2 only, no strax: a smoke test")
-    parser.add_argument("--dir", help="work directory (default: a temporary one)")
+    parser.add_argument("--dir", help="work directory, kept afterwards (default: a temporary "
+                        "one, removed); subruns already built there are reused")
     parser.add_argument("--json", help="also write all results to this file")
     # The child's arguments.
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -346,7 +347,8 @@ def main():
                 outs = {lib: os.path.join(base, f"out-{workload}-{n}-{lib}")
                         for lib in ("superstrax", "strax")}
                 for d in outs.values():
-                    os.makedirs(d, exist_ok=True)
+                    shutil.rmtree(d, ignore_errors=True)     # a kept --dir: make again
+                    os.makedirs(d)
                     # strax reads run documents only from the first storage that provides
                     # them, so each output directory gets a copy of the subruns' documents.
                     for i in range(n):
@@ -378,9 +380,11 @@ def main():
                     print(fmt_row(workload, n, step, res, floor, theirs), flush=True)
                     results.append(dict(workload=workload, n=n, step=step, ours=res,
                                         strax=theirs))
-                for d in outs.values():
-                    shutil.rmtree(d, ignore_errors=True)
-            shutil.rmtree(subruns, ignore_errors=True)
+                if not args.dir:
+                    for d in outs.values():
+                        shutil.rmtree(d, ignore_errors=True)
+            if not args.dir:
+                shutil.rmtree(subruns, ignore_errors=True)
     finally:
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)
