@@ -1,4 +1,5 @@
 """Superruns at scale: what making one writes, and memory that does not grow with subruns."""
+import datetime
 import json
 import os
 import subprocess
@@ -6,6 +7,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 from conftest import make_runs
 
@@ -129,3 +132,22 @@ def test_peak_memory_of_a_superrun_make_does_not_grow_with_subruns(tmp_path):
     columns = _child("columns", path, 24)
     assert columns["rows"] == many["rows"]
     assert columns["growth_mb"] < 1.3 * columns["result_mb"] + 20, columns
+
+
+@settings(max_examples=200, deadline=None)
+@given(st_.datetimes(min_value=datetime.datetime(1900, 1, 1),
+                     max_value=datetime.datetime(2200, 1, 1),
+                     timezones=st_.sampled_from([None, datetime.timezone.utc,
+                                                 datetime.timezone(datetime.timedelta(hours=-5))])))
+def test_run_document_dates_read_as_bson_reads_them(when):
+    # Run documents are read with a fast path for dates; it must agree with bson's reader.
+    from bson import json_util
+    from superstrax.storage.files import _read_options, _run_doc_hook
+    options = _read_options()
+    text = json.dumps({"start": when, "tags": [{"name": "x"}], "n": {"$numberLong": "7"}},
+                      default=json_util.default)
+    ours = json.loads(text, object_hook=lambda d: _run_doc_hook(d, json_util, options))
+    theirs = json.loads(text, object_hook=lambda d: json_util.object_hook(
+        d, json_options=options))
+    assert ours == theirs
+    assert ours["start"].tzinfo == datetime.timezone.utc
