@@ -131,6 +131,10 @@ def plugins(strax):
         data_kind = "sr_events"
         dtype = event_dtype
         allow_superrun = True
+        # Saving rechunks to this size, so a make holds up to this much output before it
+        # writes the first chunk. 50 MB (not the default 200) so that this bound is reached
+        # within the sizes measured, and peak memory then shows whether anything else grows.
+        chunk_target_size_mb = 50
 
         def compute(self, records):
             return summarise(records, RECORDS_PER_SR_EVENT, self.dtype)
@@ -139,8 +143,15 @@ def plugins(strax):
 
 
 # --- the child: one step in a fresh interpreter ---------------------------------------------
-def folders_of(directory, run_prefix, data_type):
-    return sorted(p for p in glob.glob(os.path.join(directory, f"{run_prefix}*-{data_type}-*"))
+def run_ids(n):
+    """Zero-padded, as detectors name runs: strax 2.2.3 chains a superrun's subruns in the
+    order of their ids as strings, which is time order only for ids of one width."""
+    return [f"{i:06d}" for i in range(n)]
+
+
+def folders_of(directory, pattern):
+    """Complete data folders in directory whose names match the glob pattern."""
+    return sorted(p for p in glob.glob(os.path.join(directory, pattern))
                   if os.path.isdir(p) and not p.endswith("_temp"))
 
 
@@ -176,14 +187,20 @@ def child(args):
         if args.step.startswith("make"):
             # Only the make steps store superruns: with it, loading one would store it too.
             st.set_context_config({"write_superruns": True})
-    runs = [str(i) for i in range(args.n)]
+    runs = run_ids(args.n)
     superrun = f"_sr{args.n}"
 
+    step = args.step
+    folders = None
+    if step == "fly_floor":             # finding the files is not part of the floor
+        folders = [f for r in runs for f in folders_of(args.subruns, f"{r}-events-*")]
+    elif step == "stored_floor":
+        # A superrun's folders are named <name>_<hash of its definition>-<type>-<lineage>.
+        folders = folders_of(args.out, f"{superrun}_*-sr_events-*")
     before = dir_state(args.out) if args.out else {}
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     rows = 0
-    step = args.step
     if step == "build":
         import datetime
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -211,10 +228,6 @@ def child(args):
         st.make(superrun, "records", progress_bar=False)
         # Rows stored: read from the metadata, outside the clock.
     elif step in ("fly_floor", "stored_floor"):
-        if step == "fly_floor":
-            folders = [f for r in runs for f in folders_of(args.subruns, r, "events")]
-        else:
-            folders = folders_of(args.out, superrun, "sr_events")
         rows = len(floor_read(folders))
     elif step == "stored":
         rows = len(st.get_array(superrun, "sr_events", progress_bar=False))
@@ -290,7 +303,7 @@ def strax_reads_our_subruns(strax_python, workload, directory):
     code = ("import strax, sys; sys.path.insert(0, %r); import scale; "
             "st = strax.Context(storage=[strax.DataDirectory(%r, readonly=True, "
             "provide_run_metadata=True)], register=scale.plugins(strax), config=%r); "
-            "print(st.is_stored('0', 'events') and st.is_stored('0', 'records'))"
+            "print(st.is_stored('000000', 'events') and st.is_stored('000000', 'records'))"
             % (HERE, directory, {"n_chunks": WORKLOADS[workload]["chunks"],
                                  "per_chunk": WORKLOADS[workload]["per_chunk"]}))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -351,8 +364,8 @@ def main():
                     os.makedirs(d)
                     # strax reads run documents only from the first storage that provides
                     # them, so each output directory gets a copy of the subruns' documents.
-                    for i in range(n):
-                        shutil.copy(os.path.join(subruns, f"{i}-metadata.json"), d)
+                    for r in run_ids(n):
+                        shutil.copy(os.path.join(subruns, f"{r}-metadata.json"), d)
                 ours = {}
                 for step in args.steps:
                     floor_step = step.endswith("_floor")
