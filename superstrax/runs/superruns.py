@@ -225,9 +225,26 @@ def _check_inside(ranges, start, end, superrun_id, what):
                 f"from {start} to {end} ns; choose ranges inside it")
 
 
+_NESTING = {}      # id(spec) -> (spec, answer, length): the specs asked about most recently
+
+
 def contains_superruns(sub_run_spec):
-    """Whether a sub_run_spec names superruns, whose own definitions may change later."""
-    return any(is_superrun_id(r) for r in sub_run_spec or ())
+    """Whether a sub_run_spec names superruns, whose own definitions may change later.
+
+    One load or key of a superrun asks this several times of the same document's spec; for
+    ten thousand subruns each pass costs milliseconds, so the answer is kept per spec object
+    (the spec itself is held, so its id cannot be reused while the entry lives).
+    """
+    if not sub_run_spec:
+        return False
+    hit = _NESTING.get(id(sub_run_spec))
+    if hit is not None and hit[0] is sub_run_spec and len(sub_run_spec) == hit[2]:
+        return hit[1]
+    answer = any(is_superrun_id(r) for r in sub_run_spec)
+    if len(_NESTING) > 32:
+        _NESTING.clear()
+    _NESTING[id(sub_run_spec)] = (sub_run_spec, answer, len(sub_run_spec))
+    return answer
 
 
 def key_spec(sub_run_spec, resolve_specs):
