@@ -1,5 +1,6 @@
 """Helpers shared by the benchmarks: timing, and the floor (raw read + decompress)."""
 import ast
+import functools
 import json
 import os
 import time
@@ -17,12 +18,19 @@ def best_of(fn, repeat=3):
     return best, result
 
 
+@functools.lru_cache(maxsize=None)
+def _dtype(text):
+    # Parsed once per distinct dtype: a thousand subrun folders share one, and parsing a
+    # ~100-field dtype costs milliseconds, which would make the floor per-folder bound.
+    return np.dtype(ast.literal_eval(text))
+
+
 def folder_files(folder):
     """(dtype, compressor, [(path, n)]) of one stored data folder, from its metadata."""
     md_name = next(f for f in os.listdir(folder) if f.endswith("-metadata.json"))
     with open(os.path.join(folder, md_name)) as f:
         md = json.load(f)
-    dtype = np.dtype(ast.literal_eval(md["dtype"]))
+    dtype = _dtype(md["dtype"])
     files = [(os.path.join(folder, c["filename"]), c["n"]) for c in md["chunks"] if c["n"]]
     return dtype, md["compressor"], files
 

@@ -329,9 +329,17 @@ def continuity_check(chunks):
 
 
 def as_superrun_chunk(chunk, superrun_id):
-    """The chunk relabelled as part of a superrun, recording which run it came from."""
+    """The chunk relabelled as part of a superrun, recording which run it came from.
+
+    Only the labels change: the rows and bounds were validated when `chunk` was made, so
+    they are not checked again (that would be a second pass over every chained row).
+    """
     subruns = chunk.subruns or {str(chunk.run_id): {"start": chunk.start, "end": chunk.end}}
-    return chunk._replace(run_id=superrun_id, subruns=subruns)
+    out = object.__new__(Chunk)
+    out.__dict__.update(chunk.__dict__)
+    out.run_id = superrun_id
+    out.subruns = _sorted_subruns(subruns, f"{superrun_id}/{chunk.data_type}")
+    return out
 
 
 class Rechunker:

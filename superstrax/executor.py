@@ -243,7 +243,15 @@ def _clip(chunk, time_range, selection):
 def arena_for(plan):
     """A preallocated result for a plan that loads whole stored data (sizes are in the
     metadata), or None when the size is only known after loading."""
-    from .storage.common import Arena, parse_dtype
+    from .storage.common import Arena
+    size = stored_size(plan)
+    return Arena(*size) if size is not None else None
+
+
+def stored_size(plan):
+    """(rows, dtype) of what a plan that loads whole stored data yields, from the metadata;
+    None when that is only known after loading."""
+    from .storage.common import parse_dtype
     if isinstance(plan, LoadNode):
         nodes = [plan]
     elif isinstance(plan, ChainNode) and plan.save is None and \
@@ -261,4 +269,4 @@ def arena_for(plan):
             return None
         dtype = node_dtype
         total += sum(c["n"] for c in md["chunks"])
-    return Arena(total, dtype)
+    return total, dtype

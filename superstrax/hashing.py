@@ -24,8 +24,14 @@ class NumpyJSONEncoder(json.JSONEncoder):
         return json.JSONEncoder.default(self, o)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def hashablize(obj):
     """Turn obj into nested tuples; dicts become key-sorted (key, value) pairs."""
+    if type(obj) in _SCALARS:
+        # The common leaves (a superrun's spec has one per subrun) skip the generic checks.
+        return obj
     if isinstance(obj, Mapping):
         obj = dict(obj)
     try:

@@ -2,7 +2,7 @@
 
 Every kernel works on plain 1-d integer arrays (time, endtime) so one compiled version serves
 all dtypes; the public wrappers take structured arrays or field views and normalise them.
-Each public function `f` has a twin `f_numpy` written with whole-array numpy operations only.
+Each numba kernel's public function `f` has a twin `f_numpy` written with whole-array numpy operations only.
 The twins are slow and allocate freely; they exist so tests can check the kernels against an
 independent formulation of the same rule.
 
@@ -64,67 +64,36 @@ def endtimes(data):
     return np.asarray(endtime(data)).astype(np.int64, copy=False)
 
 
-# --- first_unsorted_index ---------------------------------------------------------------
-
-@numba.njit(cache=True, nogil=True)
-def _first_unsorted_index(time):
-    for i in range(1, len(time)):
-        if time[i] < time[i - 1]:
-            return i
-    return -1
-
+# --- first_unsorted_index, max_endtime: checks on every chunk, so plain numpy -------------
+# Every chunk is checked on construction, including each chunk of a plain load. These checks
+# are single passes that numpy does at memory speed; a numba kernel here would make the
+# first load in a process pay for loading numba's compiler (~0.1-1 s), for no gain.
 
 def first_unsorted_index(time):
     """Index of the first value smaller than its predecessor, or -1 if `time` never decreases."""
-    return int(_first_unsorted_index(_ints(time)))
-
-
-def first_unsorted_index_numpy(time):
-    bad = np.flatnonzero(np.diff(np.asarray(time, dtype=np.int64)) < 0)
-    return int(bad[0] + 1) if len(bad) else -1
-
-
-# --- max_endtime ------------------------------------------------------------------------
-
-@numba.njit(cache=True, nogil=True)
-def _max_of(x):
-    best = np.int64(x[0])
-    for i in range(1, len(x)):
-        v = np.int64(x[i])
-        if v > best:
-            best = v
-    return best
-
-
-@numba.njit(cache=True, nogil=True)
-def _max_time_length_dt(time, length, dt):
-    best = np.int64(time[0]) + np.int64(length[0]) * np.int64(dt[0])
-    for i in range(1, len(time)):
-        v = np.int64(time[i]) + np.int64(length[i]) * np.int64(dt[i])
-        if v > best:
-            best = v
-    return best
+    time = np.asarray(time)
+    if len(time) < 2:
+        return -1
+    decreasing = time[1:] < time[:-1]
+    if not decreasing.any():
+        return -1
+    return int(np.argmax(decreasing)) + 1
 
 
 def max_endtime(data):
     """Largest end time of a structured array, -1 when it has no rows.
 
-    Reads the fields in place (no endtime array is built), since every chunk calls this on
-    construction.
+    With an `endtime` field the field is reduced in place; otherwise time + length * dt is
+    evaluated in int64 (numpy would multiply int32 by int16 in int32 and overflow).
     """
     if not len(data):
         return -1
     names = data.dtype.names or ()
     if "endtime" in names:
-        return int(_max_of(_ints(data["endtime"])))
+        return int(data["endtime"].max())
     if "length" in names and "dt" in names:
-        return int(_max_time_length_dt(_ints(data["time"]), _ints(data["length"]),
-                                       _ints(data["dt"])))
-    return int(_max_of(_ints(data["time"])))
-
-
-def max_endtime_numpy(data):
-    return int(endtimes(data).max()) if len(data) else -1
+        return int(endtimes(data).max())
+    return int(data["time"].max())
 
 
 # --- split_index ------------------------------------------------------------------------

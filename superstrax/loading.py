@@ -10,7 +10,7 @@ import numpy as np
 
 from . import executor, output, validation
 from .runs import superruns
-from .errors import InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
+from .errors import DataCorrupted, InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
 from .executor import Processor
 from .naming import is_superrun_id
 from .options import LOADING_ARGS, PER_ROW_OPTIONS
@@ -18,6 +18,9 @@ from .planning import LoadNode, Planner, walk
 from .progress import with_progress
 
 SECOND = 1_000_000_000
+
+# Options that only choose fields: the number of rows stays what the metadata says.
+COLUMN_OPTIONS = ("keep_columns", "drop_columns")
 
 
 def as_tuple(x):
@@ -146,22 +149,40 @@ def get_array(session, run_id, targets, save=(), **kwargs):
         return np.concatenate(arrays) if arrays else np.zeros(0)
     if isinstance(run_id, (list, tuple, np.ndarray)):
         run_id = run_id[0]
-    the_plan, arena = None, None
-    if not any(kwargs.get(k) is not None for k in PER_ROW_OPTIONS) and \
-            not kwargs.get("add_run_id_field") and \
+    the_plan, arena, rows = None, None, None
+    columns = any(kwargs.get(k) is not None for k in COLUMN_OPTIONS)
+    if not any(kwargs.get(k) is not None for k in PER_ROW_OPTIONS if k not in COLUMN_OPTIONS) \
+            and not kwargs.get("add_run_id_field") and \
             not session.option("apply_data_function"):
         try:
             the_plan = plan(session, run_id, targets, save=save,
                             combining=kwargs.get("combining", False))
         except Exception:      # iter_chunks raises the same error, with all of its context
             the_plan = None
-        arena = executor.arena_for(the_plan) if the_plan is not None else None
-    chunks = [c.data for c in iter_chunks(session, run_id, targets, save=save, _plan=the_plan,
-                                          _arena=arena, **loading_args(kwargs))]
+        if the_plan is not None and columns:
+            # Columns change the dtype, not the rows: the result is allocated once and each
+            # chunk, projected, is copied in and dropped (no list of chunks, no final join).
+            size = executor.stored_size(the_plan)
+            rows = size[0] if size is not None else None
+        elif the_plan is not None:
+            arena = executor.arena_for(the_plan)
+    stream = iter_chunks(session, run_id, targets, save=save, _plan=the_plan, _arena=arena,
+                         **loading_args(kwargs))
+    if rows is not None:
+        filled = _fill(stream, rows, run_id, targets)
+        if filled is not None:
+            return filled
+        chunks = []
+    else:
+        chunks = [c.data for c in stream]
     if arena is not None and arena.full:
         return arena.array
     if not chunks:
-        return np.zeros(0, dtype=_output_dtype(session, run_id, targets))
+        dtype = _output_dtype(session, run_id, targets)
+        if columns:
+            dtype = output.column_dtype(dtype, kwargs.get("keep_columns"),
+                                        kwargs.get("drop_columns")) or dtype
+        return np.zeros(0, dtype=dtype)
     if len(chunks) == 1:
         return chunks[0]
     out = np.empty(sum(len(c) for c in chunks), dtype=chunks[0].dtype)
@@ -170,6 +191,24 @@ def get_array(session, run_id, targets, save=(), **kwargs):
         out[i:i + len(c)] = c
         i += len(c)
     return out
+
+
+def _fill(stream, rows, run_id, targets):
+    """One array of `rows` rows from a stream of chunks, copied in as they come."""
+    out, used = None, 0
+    for chunk in stream:
+        data = chunk.data
+        if out is None:
+            out = np.empty(rows, dtype=data.dtype)
+        if used + len(data) > rows:
+            raise DataCorrupted(f"run {run_id}, {'+'.join(as_tuple(targets))}: stored chunks "
+                                f"hold more rows than their metadata promised ({rows}); verify "
+                                f"the data (superstrax verify) and make it again")
+        out[used:used + len(data)] = data
+        used += len(data)
+    if out is None:
+        return None
+    return out[:used]
 
 
 def _output_dtype(session, run_id, targets):

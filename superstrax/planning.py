@@ -230,7 +230,10 @@ class Planner:
         parts = [SubrunPart(s.run_id, s.ranges, self.node_for(s.run_id, data_type))
                  for s in session.runs.subrun_specs(superrun_id)]
         save = None
-        if not self.combining and self.wants_saved(cls, data_type):
+        # Chained data is only a copy of what the subruns hold: it is stored for the superrun
+        # when asked for (a target, or named in save=), never as a mere input of another plugin.
+        asked = data_type in self.targets or data_type in self.save
+        if not self.combining and asked and self.wants_saved(cls, data_type):
             frontend = session.writable_frontend(key)
             if frontend is not None:
                 dtype = self._chained_dtype(superrun_id, data_type, parts)

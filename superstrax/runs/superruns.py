@@ -6,6 +6,7 @@ by start) and keys (key_spec: what a superrun's data is named by). Planning a su
 data is the planner's job (planning.Planner).
 """
 import datetime
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,7 +112,10 @@ def normalise_definition(name, data, from_run=None):
                 for r, v in data.items()}
     if isinstance(data, (list, tuple, np.ndarray)):
         runs = [str(r) for r in data]
-        duplicates = sorted({r for r in runs if runs.count(r) > 1})
+        seen, repeated = set(), set()
+        for r in runs:          # one pass: list.count per run made 10,000 runs take a second
+            (repeated if r in seen else seen).add(r)
+        duplicates = sorted(repeated)
         if duplicates:
             raise SuperrunError(f"superrun {name}: subruns {duplicates} are listed more than once")
         return {r: "all" for r in runs}
@@ -221,9 +225,26 @@ def _check_inside(ranges, start, end, superrun_id, what):
                 f"from {start} to {end} ns; choose ranges inside it")
 
 
+_NESTING = {}      # id(spec) -> (spec, answer, length): the specs asked about most recently
+
+
 def contains_superruns(sub_run_spec):
-    """Whether a sub_run_spec names superruns, whose own definitions may change later."""
-    return any(is_superrun_id(r) for r in sub_run_spec or ())
+    """Whether a sub_run_spec names superruns, whose own definitions may change later.
+
+    One load or key of a superrun asks this several times of the same document's spec; for
+    ten thousand subruns each pass costs milliseconds, so the answer is kept per spec object
+    (the spec itself is held, so its id cannot be reused while the entry lives).
+    """
+    if not sub_run_spec:
+        return False
+    hit = _NESTING.get(id(sub_run_spec))
+    if hit is not None and hit[0] is sub_run_spec and len(sub_run_spec) == hit[2]:
+        return hit[1]
+    answer = any(is_superrun_id(r) for r in sub_run_spec)
+    if len(_NESTING) > 32:
+        _NESTING.clear()
+    _NESTING[id(sub_run_spec)] = (sub_run_spec, answer, len(sub_run_spec))
+    return answer
 
 
 def key_spec(sub_run_spec, resolve_specs):
@@ -298,11 +319,17 @@ def superrun_document(run_doc, name, data, from_run=None):
     }
     docs = [run_doc(s.run_id) for s in resolved]
     for field in GATHERED_FIELDS:
-        values = []
+        values, seen = [], set()
         for d in docs:
             v = d.get(field)
             for item in (v if isinstance(v, list) else [v] if v not in (None, "") else []):
-                if item not in values and item not in ("", {"name": ""}, {"comment": ""}):
+                if item in ("", {"name": ""}, {"comment": ""}):
+                    continue
+                # Items may be dicts (tags): a canonical text stands for each in the set, so
+                # gathering stays one pass over the subruns.
+                mark = json.dumps(item, sort_keys=True, default=str)
+                if mark not in seen:
+                    seen.add(mark)
                     values.append(item)
         if values:
             doc[field] = values

@@ -1,0 +1,153 @@
+"""Superruns at scale: what making one writes, and memory that does not grow with subruns."""
+import datetime
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
+
+from conftest import make_runs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _data_folders(storage):
+    return {f for f in os.listdir(storage.path) if os.path.isdir(os.path.join(storage.path, f))}
+
+
+def _types(folders):
+    return sorted(f.split("-")[1] for f in folders)
+
+
+@pytest.fixture
+def sr(st, storage):
+    make_runs(st, storage, ["0", "1", "2"])
+    for r in "012":
+        st.make(r, "peaks")
+    st.define_run("_sr", ["0", "1", "2"])
+    st.set_context_config({"write_superruns": True})
+    return "_sr"
+
+
+def test_making_a_superrun_writes_only_the_target_and_what_save_names(st, storage, sr):
+    before = _data_folders(storage)
+    # peak_classification (allow_superrun) is computed over the superrun's chained peaks,
+    # which come from records: neither is stored again for the superrun.
+    st.make(sr, "peak_classification")
+    new = _data_folders(storage) - before
+    assert _types(new) == ["lone_hits", "peak_classification"]     # the plugin's two outputs
+    assert all(f.startswith("_sr_") for f in new)
+    assert st.is_stored(sr, "peak_classification") and not st.is_stored(sr, "peaks")
+
+    st.define_run("_sr2", ["0", "1"])
+    before = _data_folders(storage)
+    st.make("_sr2", "peak_classification", save=("peaks",))
+    assert _types(_data_folders(storage) - before) == ["lone_hits", "peak_classification",
+                                                       "peaks"]
+
+    before = _data_folders(storage)
+    st.make(sr, "records")                        # a plain chained target is stored when asked
+    assert _types(_data_folders(storage) - before) == ["records"]
+    assert len(st.get_array(sr, "records")) == len(st.get_array(["0", "1", "2"], "records"))
+
+
+# A fresh interpreter per measurement: peak RSS (getrusage) of a process only ever rises, so
+# building the data and each make run in their own processes.
+_CHILD = textwrap.dedent('''
+    import json, resource, sys
+    import numpy as np
+    import superstrax as sx
+    from superstrax.testutils import Records, write_run_document
+
+    class Hits(sx.Plugin):
+        """One small row per record, computed over the superrun's chained records."""
+        provides = "hits_sr"
+        depends_on = ("records",)
+        data_kind = "hits_sr"
+        dtype = sx.time_fields
+        allow_superrun = True
+
+        def compute(self, records):
+            out = np.zeros(len(records), self.dtype)
+            out["time"] = records["time"]
+            out["endtime"] = sx.endtime(records)
+            return out
+
+    what, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    storage = sx.DataDirectory(path, provide_run_metadata=True)
+    st = sx.Context(storage=[storage], register=[Records, Hits], progress_bar=False,
+                    config={"n_chunks": 3, "recs_per_chunk": 8000})
+    if what == "build":
+        for i in range(n):
+            st.set_config({"secret_time_offset": i * 10_000_000})     # 10 ms apart
+            st.make(str(i), "records")
+            write_run_document(storage, str(i), i * 10_000_000, i * 10_000_000 + 3)
+        print(json.dumps({}))
+    elif what == "columns":
+        st.define_run(f"_sr{n}", [str(i) for i in range(n)])
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        data = st.get_array(f"_sr{n}", "records", drop_columns=["channel"])
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({"growth_mb": (peak - rss0) / 1024, "rows": len(data),
+                          "result_mb": data.nbytes / 2**20}))
+    else:
+        runs = [str(i) for i in range(n)]
+        st.define_run(f"_sr{n}", runs)
+        st.set_context_config({"write_superruns": True})
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        st.make(f"_sr{n}", "hits_sr")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rows = len(st.get_array(f"_sr{n}", "hits_sr"))
+        print(json.dumps({"growth_mb": (peak - rss0) / 1024, "rows": rows}))
+''')
+
+
+def _child(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_peak_memory_of_a_superrun_make_does_not_grow_with_subruns(tmp_path):
+    # Each subrun: 3 chunks of 8000 records (~2 MB each in memory, tiny on disk). The largest
+    # superrun chains 24 of them (~150 MB); holding it, or any sizeable part, would show.
+    # Costs ~10 s (four interpreters).
+    path = str(tmp_path / "data")
+    _child("build", path, 24)
+    few, many = _child("make", path, 4), _child("make", path, 24)
+    assert many["rows"] == 6 * few["rows"] == 24 * 3 * 8000
+    # The generous bound: what the bigger superrun may add is far less than its data (~150 MB,
+    # of which ~125 MB more than the smaller one's).
+    assert many["growth_mb"] < few["growth_mb"] + 40, (few, many)
+
+    # get_array with drop_columns holds the (projected) result and a chunk or two, not a list
+    # of projected chunks plus their join (twice the result).
+    columns = _child("columns", path, 24)
+    assert columns["rows"] == many["rows"]
+    assert columns["growth_mb"] < 1.3 * columns["result_mb"] + 20, columns
+
+
+@settings(max_examples=200, deadline=None)
+@given(st_.datetimes(min_value=datetime.datetime(1900, 1, 1),
+                     max_value=datetime.datetime(2200, 1, 1),
+                     timezones=st_.sampled_from([None, datetime.timezone.utc,
+                                                 datetime.timezone(datetime.timedelta(hours=-5))])))
+def test_run_document_dates_read_as_bson_reads_them(when):
+    # Run documents are read with a fast path for dates; it must agree with bson's reader.
+    from bson import json_util
+    from superstrax.storage.files import _read_options, _run_doc_hook
+    options = _read_options()
+    text = json.dumps({"start": when, "tags": [{"name": "x"}], "n": {"$numberLong": "7"}},
+                      default=json_util.default)
+    ours = json.loads(text, object_hook=lambda d: _run_doc_hook(d, json_util, options))
+    theirs = json.loads(text, object_hook=lambda d: json_util.object_hook(
+        d, json_options=options))
+    assert ours == theirs
+    assert ours["start"].tzinfo == datetime.timezone.utc
