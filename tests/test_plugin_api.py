@@ -321,3 +321,161 @@ def test_register_all_takes_reexported_plugins_but_not_base_classes(tmp_path):
                     progress_bar=False)
     assert "extra_areas" in st._plugin_class_registry
     assert not any(re.fullmatch(r".*_plugin|plugin", d) for d in st._plugin_class_registry)
+
+
+# --------------------------------------------------------------------------------------------
+# what compute may return, loop plugins, sources
+# --------------------------------------------------------------------------------------------
+class FieldsOut(sx.Plugin):
+    """Returns {field: values}; the one-element 'flag' fills every row (numpy broadcasting)."""
+    depends_on = "pulses"
+    provides = "fields_out"
+    dtype = sx.time_fields + [("double", np.float64), ("flag", np.int8)]
+
+    def compute(self, pulses):
+        return dict(time=pulses["time"], endtime=pulses["endtime"],
+                    double=2 * pulses["amplitude"], flag=[7])
+
+
+class FieldsOutMulti(sx.Plugin):
+    depends_on = "pulses"
+    provides = ("fields_a", "fields_b")
+    data_kind = immutabledict(fields_a="pulses", fields_b="chunk_counts")
+    dtype = immutabledict(fields_a=sx.time_fields + [("double", np.float64)],
+                          fields_b=sx.time_fields + [("n", np.int32)])
+
+    def compute(self, pulses, start, end):
+        return dict(fields_a=dict(time=pulses["time"], endtime=pulses["endtime"],
+                                  double=2 * pulses["amplitude"]),
+                    fields_b=dict(n=[len(pulses)], time=start, endtime=end))
+
+
+def test_compute_may_return_fields(tmp_path):
+    class Unknown(FieldsOut):
+        provides = "unknown_fields"
+
+        def compute(self, pulses):
+            return dict(time=pulses["time"], endtime=pulses["endtime"], nope=1)
+
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))],
+                    register=ALL + [FieldsOut, FieldsOutMulti, Unknown], progress_bar=False)
+    # made first, while pulses are computed (three chunks), not yet loaded (stored as one)
+    counts = st.get_array("0", "fields_b")
+    assert counts[["time", "endtime", "n"]].tolist() == [(0, 100, 4), (100, 200, 4), (200, 300, 4)]
+    pulses = st.get_array("0", "pulses")
+    out = st.get_array("0", "fields_out")
+    np.testing.assert_array_equal(out["double"], 2 * pulses["amplitude"])
+    np.testing.assert_array_equal(out["flag"], 7)
+    np.testing.assert_array_equal(st.get_array("0", "fields_a")["double"], 2 * pulses["amplitude"])
+    with pytest.raises(sx.PluginGaveWrongOutput, match="nope"):
+        st.get_array("0", "unknown_fields")
+
+
+class Windows(sx.Plugin):
+    """One window per pulse, of another kind, for the loop plugins to loop over."""
+    depends_on = "pulses"
+    provides = "windows"
+    data_kind = "windows"
+    dtype = sx.time_fields
+
+    def compute(self, pulses):
+        return dict(time=pulses["time"], endtime=pulses["endtime"])
+
+
+class PerWindow(sx.LoopPlugin):
+    depends_on = ("windows", "pulses")
+    provides = ("window_counts", "window_sums")
+    data_kind = immutabledict(window_counts="windows_a", window_sums="windows_b")
+    dtype = immutabledict(window_counts=sx.time_fields + [("n", np.int32)],
+                          window_sums=sx.time_fields + [("total", np.float64)])
+
+    def compute_loop(self, windows, pulses):
+        return {"window_counts": {"n": len(pulses)},
+                "window_sums": {"total": pulses["amplitude"].sum()}}
+
+
+class Neighbours(sx.LoopPlugin):
+    depends_on = ("windows", "pulses")
+    provides = "neighbours"
+    loop_over = "windows"
+    dtype = sx.time_fields + [("n", np.int32)]
+    time_selection = "touching"
+    touching_window = 21
+
+    def compute_loop(self, windows, pulses):
+        return {"n": len(pulses)}
+
+
+def touching_reference(pulses, window):
+    """For each pulse: the pulses that overlap it widened by window ns on both sides."""
+    return [np.sum((pulses["endtime"] > p["time"] - window)
+                   & (pulses["time"] < p["endtime"] + window)) for p in pulses]
+
+
+def test_loop_plugins_with_several_outputs_and_touching_selection(tmp_path):
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))],
+                    register=ALL + [Windows, PerWindow, Neighbours], progress_bar=False)
+    st.make("0", "pulses")     # stored as one chunk: neighbours are not cut off by chunk ends
+    assert len(st.get_metadata("0", "pulses")["chunks"]) == 1
+    pulses = st.get_array("0", "pulses")
+    counts, sums = st.get_array("0", "window_counts"), st.get_array("0", "window_sums")
+    # loop_over defaults to the kind of the first dependency; each window holds its pulse
+    np.testing.assert_array_equal(counts["n"], 1)
+    np.testing.assert_array_equal(sums["total"], pulses["amplitude"])
+    np.testing.assert_array_equal(sums["time"], pulses["time"])
+    neighbours = st.get_array("0", "neighbours")["n"]
+    np.testing.assert_array_equal(neighbours, touching_reference(pulses, 21))
+    assert neighbours.max() == 3          # the window really reaches the neighbours
+
+    class Overlapping(Neighbours):
+        provides = "overlapping"
+        touching_window = 0
+
+    st.register(Overlapping)
+    np.testing.assert_array_equal(st.get_array("0", "overlapping")["n"],
+                                  touching_reference(pulses, 0))
+
+
+def test_loop_plugin_refuses_unsorted_input(tmp_path):
+    class Backwards(Windows):
+        provides = "backwards"
+
+        def compute(self, pulses):
+            return dict(time=pulses["time"][::-1], endtime=pulses["endtime"][::-1])
+
+    class LoopBackwards(Neighbours):
+        depends_on = ("windows", "backwards")
+        provides = "loop_backwards"
+        time_selection = "fully_contained"
+
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))],
+                    register=ALL + [Windows, Backwards, LoopBackwards], progress_bar=False)
+    with pytest.raises(Exception, match="sorted|order"):
+        st.get_array("0", "loop_backwards")
+
+
+def test_source_is_done_when_not_ready_and_finished(tmp_path):
+    """As strax: is_ready is asked once per wait, so a source whose is_ready flips (strax's
+    exhaust test does this) stops at the first 'not ready' after it is finished."""
+
+    class Flipping(sp.Pulses):
+        provides = "flipping"
+        data_kind = "flipping"
+
+        def setup(self):
+            self.ready, self.done = False, False
+
+        def is_ready(self, chunk_i):
+            self.ready = not self.ready
+            return self.ready
+
+        def source_finished(self):
+            return self.done
+
+        def compute(self, chunk_i):
+            self.done = chunk_i == 4
+            return super().compute(chunk_i)
+
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Flipping],
+                    progress_bar=False)
+    assert len(st.get_array("0", "flipping")) == 5 * 4

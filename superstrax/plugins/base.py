@@ -314,9 +314,9 @@ class Plugin:
                 yield from self._source_outputs(result)
                 chunk_i, waited = chunk_i + 1, 0.0
             elif self.source_finished():
-                # New data may have arrived between the two questions; ask once more.
-                if not self.is_ready(chunk_i):
-                    return
+                # As strax: not ready and finished means there is no chunk chunk_i (asking
+                # is_ready again would break sources whose is_ready has side effects).
+                return
             else:
                 if waited > self.input_timeout:
                     raise PluginError(
@@ -377,6 +377,8 @@ class Plugin:
             if result.dtype != expected:
                 self._wrong_dtype(data_type, result.dtype, expected)
             return result
+        if isinstance(result, Mapping):
+            result = self._fields_to_rows(data_type, result, expected)
         if not isinstance(result, np.ndarray):
             raise PluginGaveWrongOutput(f"{self.__class__.__name__} (run {self.run_id}) returned "
                               f"{type(result).__name__} for {data_type}; expected a numpy array")
@@ -393,6 +395,27 @@ class Plugin:
         return Chunk(data_type=data_type, data_kind=self.output_kind(data_type), dtype=expected,
                      run_id=self.run_id, start=start, end=end, data=result, subruns=subruns,
                      target_size_mb=self.chunk_target_size_mb)
+
+    def _fields_to_rows(self, data_type, fields, dtype):
+        """compute may return {field: values} (strax allows it): rows as many as the first
+        field has, the other fields broadcast into them as numpy does (so a length-1 field
+        fills every row)."""
+        unknown = sorted(set(fields) - set(dtype.names or ()))
+        if unknown:
+            raise PluginGaveWrongOutput(
+                f"{self.__class__.__name__} (run {self.run_id}) returned fields {unknown} for "
+                f"{data_type}, which its dtype does not have ({list(dtype.names)})")
+        if not fields:
+            return np.zeros(0, dtype)
+        rows = np.zeros(len(next(iter(fields.values()))), dtype)
+        for name, values in fields.items():
+            try:
+                rows[name] = values
+            except ValueError as e:
+                raise PluginGaveWrongOutput(
+                    f"{self.__class__.__name__} (run {self.run_id}) returned field {name} of "
+                    f"{data_type} with a length that does not fit {len(rows)} rows: {e}") from None
+        return rows
 
     def _wrong_dtype(self, data_type, got, expected):
         raise PluginGaveWrongOutput(
