@@ -162,12 +162,17 @@ class Config(Option):
         return self.get_default(getattr(plugin, "run_id", None))
 
 
+class RunNumberNeeded(InvalidConfiguration, ValueError):
+    """A per-run default asked of a run id that is not a number (strax fails too: never
+    tolerated, not even for lineages)."""
+
+
 def run_number(run_id, option_name="?"):
     """The run number used by default_by_run: underscores removed, as an int."""
     try:
         return int(str(run_id).replace("_", ""))
     except ValueError:
-        raise InvalidConfiguration(
+        raise RunNumberNeeded(
             f"Option {option_name} has per-run defaults, which need a numeric run id; run "
             f"{run_id!r} is not one. Set {option_name} explicitly with st.set_config") from None
 
@@ -197,11 +202,14 @@ def takes_config(*options):
 
 
 def resolve_config(plugin_class, context_config, run_id, use_per_run_defaults=False,
-                   run_defaults=None, for_what=None):
+                   run_defaults=None, for_what=None, tolerant=False):
     """The option values of plugin_class for run_id, given the context's config dict.
 
     Each option's `validate` hook fills in (or rewrites) its value in a copy of the context's
     config, as strax does, so Option subclasses see the same calls they get from strax.
+    tolerant=True (for lineages, as strax): an option whose validate raises
+    InvalidConfiguration (e.g. no value and no default) is left out instead of raising;
+    `require_complete` raises for it once the plugin is really needed.
     """
     run_id = str(run_id)
     if is_superrun_id(run_id):
@@ -215,18 +223,34 @@ def resolve_config(plugin_class, context_config, run_id, use_per_run_defaults=Fa
             raise InvalidConfiguration(
                 f"Option {name} of {for_what} is specified as a per-run default, which the "
                 f"context does not allow; set use_per_run_defaults=True or set {name}")
-        option.validate(config, run_id=run_id, run_defaults=defaults, set_defaults=True)
+        try:
+            option.validate(config, run_id=run_id, run_defaults=defaults, set_defaults=True)
+        except InvalidConfiguration as e:
+            if not tolerant or isinstance(e, RunNumberNeeded):
+                raise
     result = {name: config[name] for name in options if name in config}
     if getattr(plugin_class, "child_plugin", False):
         # A child option replaces its parent's: the inherited code reads the parent's name.
         for name, option in options.items():
             if option.child_option:
-                if option.parent_option_name not in result:
+                if name not in result:          # tolerated as missing
+                    continue
+                if option.parent_option_name not in options:
                     raise InvalidConfiguration(
                         f"{for_what}: child option {name} names parent option "
                         f"{option.parent_option_name!r}, which the plugin does not take")
                 result[option.parent_option_name] = result[name]
     return result
+
+
+def require_complete(plugin_class, config, run_id=None):
+    """Raise InvalidConfiguration for the first option of plugin_class missing from config
+    (a tolerant resolution left it out): a plugin cannot run without it."""
+    for name, option in plugin_class.takes_config.items():
+        if name not in config:
+            option.validate(dict(config), run_id=run_id, set_defaults=True)   # raises why
+            raise InvalidConfiguration(f"Option {name} of {plugin_class.__name__} has no value "
+                                       f"for run {run_id}; set it with st.set_config")
 
 
 def check_per_run_defaults(plugin_class, config, use_per_run_defaults):

@@ -187,8 +187,12 @@ def test_show_config_shows_omitted(pst):
     rows = pst.show_config("gained").set_index("option")
     assert rows.loc["gain", "default"] == "<OMITTED>"
     assert rows.loc["gain", "current"] == "<OMITTED>"
+    # strax 2.2.3's key: the lineage leaves out what has no value ...
+    assert pst.lineage("0", "gained")["gained"][2] == {
+        "rows_per_chunk": 4, "amplitude": 1.5, "channels": [0, 1]}
+    # ... and the plugin cannot be made without it
     with pytest.raises(sx.InvalidConfiguration, match="gain.*NeedsGain"):
-        pst.key_for("0", "gained")
+        pst.get_array("0", "gained")
     pst.set_config({"gain": 2})
     assert pst.show_config("gained").set_index("option").loc["gain", "current"] == 2
     assert pst.get_single_plugin("0", "gained").gain == 2
