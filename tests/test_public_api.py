@@ -15,7 +15,7 @@ PUBLIC_NAMES = [
     "continuity_check", "Option", "takes_config", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
-    "Context", "InvalidName",
+    "Context", "InvalidName", "Config", "DownChunkingPlugin", "PluginGaveWrongOutput",
 ]
 
 CONTEXT_METHODS = [
