@@ -54,8 +54,8 @@ from .context import Context
 
 __all__ = [
     "__version__", "CannotSplit", "ChunkError", "DataCorrupted", "DataExistsError",
-    "DataNotAvailable", "InvalidConfiguration", "PluginError", "PluginGaveWrongOutput", "RunMetadataNotAvailable",
-    "InvalidArgument", "StorageError", "RunsFailed",
+    "DataNotAvailable", "InvalidConfiguration", "PluginError", "PluginGaveWrongOutput",
+    "RunMetadataNotAvailable", "InvalidArgument", "StorageError", "RunsFailed",
     "SuperrunError", "SuperstraxError", "deterministic_hash", "hashablize", "NumpyJSONEncoder",
     "endtime", "hit_dtype", "interval_dtype", "peak_dtype", "peak_interval_dtype",
     "record_dtype", "time_dt_fields", "time_fields", "to_numpy_dtype", "Chunk", "Rechunker",

@@ -371,14 +371,14 @@ class Plugin:
         return {self.provides[0]: self._as_chunk(self.provides[0], result, start, end, subruns)}
 
     def _as_chunk(self, data_type, result, start, end, subruns):
-        check_output_rows(getattr(result, "data", result), self, data_type)
         expected = self.dtype_for(data_type)
+        if isinstance(result, Mapping):
+            result = self._fields_to_rows(data_type, result, expected)
+        check_output_rows(getattr(result, "data", result), self, data_type)
         if isinstance(result, Chunk):
             if result.dtype != expected:
                 self._wrong_dtype(data_type, result.dtype, expected)
             return result
-        if isinstance(result, Mapping):
-            result = self._fields_to_rows(data_type, result, expected)
         if not isinstance(result, np.ndarray):
             raise PluginGaveWrongOutput(f"{self.__class__.__name__} (run {self.run_id}) returned "
                               f"{type(result).__name__} for {data_type}; expected a numpy array")
