@@ -18,6 +18,7 @@ from ._version import __version__
 
 from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
                      InvalidArgument, InvalidConfiguration, InvalidName, PluginError,
+                     PluginGaveWrongOutput,
                      RunMetadataNotAvailable, RunsFailed, StorageError, SuperrunError,
                      SuperstraxError)
 from .hashing import deterministic_hash, hashablize, NumpyJSONEncoder
@@ -42,8 +43,8 @@ from .constants import (DEFAULT_CHUNK_SIZE_MB, DEFAULT_CHUNK_SPLIT_NS, RUN_DEFAU
 from .io import DECOMPRESS_BUFFER_SIZE, dry_load_files, load_file, save_file
 from . import io, processing, utils  # noqa: F401  (strax.io.X, strax.utils.X as attributes)
 from .chunk import Chunk, Rechunker, continuity_check
-from .config import Option, takes_config
-from .plugins import (CutPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
+from .config import Config, Option, takes_config
+from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
                       OverlapWindowPlugin, Plugin, SaveWhen, camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
 from .storage.files import DataDirectory
@@ -54,12 +55,12 @@ from .compat import bind_as_strax
 
 __all__ = [
     "__version__", "CannotSplit", "ChunkError", "DataCorrupted", "DataExistsError",
-    "DataNotAvailable", "InvalidConfiguration", "PluginError", "RunMetadataNotAvailable",
-    "InvalidArgument", "StorageError", "RunsFailed",
+    "DataNotAvailable", "InvalidConfiguration", "PluginError", "PluginGaveWrongOutput",
+    "RunMetadataNotAvailable", "InvalidArgument", "StorageError", "RunsFailed",
     "SuperrunError", "SuperstraxError", "deterministic_hash", "hashablize", "NumpyJSONEncoder",
     "endtime", "hit_dtype", "interval_dtype", "peak_dtype", "peak_interval_dtype",
     "record_dtype", "time_dt_fields", "time_fields", "to_numpy_dtype", "Chunk", "Rechunker",
-    "continuity_check", "Option", "takes_config", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
+    "continuity_check", "Config", "Option", "takes_config", "CutPlugin", "DownChunkingPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax",

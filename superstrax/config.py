@@ -7,29 +7,26 @@ the run document's `strax_defaults` (with `use_per_run_defaults`), then `default
 import builtins
 import numbers
 import warnings
-from types import MappingProxyType
+
+from immutabledict import immutabledict
 
 from .errors import InvalidConfiguration
 from .naming import is_superrun_id
 
 
-class _Omitted:
-    def __repr__(self):
-        return "OMITTED"
-
-    def __reduce__(self):
-        return "OMITTED"
-
-
-OMITTED = _Omitted()
+# strax marks "no value given" with this string (None can be a real default), and code
+# written for strax imports it from here (straxen's URLConfig does), so it is the same value.
+OMITTED = "<OMITTED>"
 
 
 class Option:
     """One configuration option of a plugin."""
 
+    taken_by = "a plugin"   # the class that declared it; set by takes_config / Config
+
     def __init__(self, name, type=OMITTED, default=OMITTED, default_factory=OMITTED,
-                 default_by_run=OMITTED, track=True, infer_type=False, help="",
-                 child_option=False, parent_option_name=None):
+                 default_by_run=OMITTED, child_option=False, parent_option_name=None,
+                 track=True, infer_type=False, help=""):
         self.name = name
         self.type = type
         self.default = default
@@ -39,20 +36,31 @@ class Option:
         self.help = help
         self.child_option = child_option
         self.parent_option_name = parent_option_name
-        if child_option and not parent_option_name:
-            raise InvalidConfiguration(f"Option {name}: a child option needs parent_option_name")
+        if bool(child_option) != bool(parent_option_name):
+            raise InvalidConfiguration(f"Option {name}: a child option needs both "
+                                       f"child_option=True and parent_option_name")
         given = [x is not OMITTED for x in (default, default_factory, default_by_run)]
         if sum(given) > 1:
             raise InvalidConfiguration(f"Option {name}: give at most one of default, "
                                        f"default_factory and default_by_run")
         if default_by_run is not OMITTED:
+            if callable(default_by_run):
+                raise InvalidConfiguration(
+                    f"Option {name}: default_by_run must be a list of (first_run_number, value) "
+                    f"pairs; functions of the run id are not supported (nor by strax 2.x)")
             pairs = list(default_by_run)
             if not pairs or any(len(p) != 2 for p in pairs):
                 raise InvalidConfiguration(f"Option {name}: default_by_run must be a non-empty "
                                            f"list of (first_run_number, value) pairs")
             self.default_by_run = pairs
-        if infer_type and type is OMITTED and default is not OMITTED and default is not None:
-            self.type = builtins.type(default)
+        if infer_type and type is OMITTED and default is not OMITTED:
+            # As strax: numbers are typed by their abstract class, so numpy scalars pass.
+            if isinstance(default, numbers.Integral):
+                self.type = numbers.Integral
+            elif isinstance(default, numbers.Number):
+                self.type = numbers.Number
+            else:
+                self.type = builtins.type(default)
 
     @property
     def per_run(self):
@@ -81,11 +89,23 @@ class Option:
                 raise InvalidConfiguration(f"Option {self.name} has no per-run default for run "
                                            f"{run_id} (first entry starts later)")
             return value
-        raise InvalidConfiguration(f"Missing option {self.name}: it has no default, so set it "
-                                   f"with st.set_config({{{self.name!r}: ...}})")
+        raise InvalidConfiguration(f"Missing option {self.name} required by {self.taken_by}: "
+                                   f"it has no default, so set it with "
+                                   f"st.set_config({{{self.name!r}: ...}})")
 
-    def validate(self, value, for_what=""):
-        """Warn (never fail) when value does not have the declared type, as strax does."""
+    def validate(self, config, run_id=None, run_defaults=None, set_defaults=True):
+        """Check this option's value in config (a dict) and put the default there if unset.
+
+        The context calls this for every option of a plugin, with the context's config copied,
+        before anything is hashed: subclasses (straxen's URLConfig) override it to rewrite
+        values first. A value of the wrong type warns, as in strax (it never fails).
+        """
+        if self.name in config:
+            self._check_type(config[self.name])
+        elif set_defaults:
+            config[self.name] = self.get_default(run_id, run_defaults)
+
+    def _check_type(self, value):
         if self.type is OMITTED or value is None:
             return
         types = self.type if isinstance(self.type, tuple) else (self.type,)
@@ -96,12 +116,55 @@ class Option:
         except TypeError:     # a non-class 'type' (e.g. typing alias): nothing to check
             return
         if not ok:
-            where = f" of {for_what}" if for_what else ""
-            warnings.warn(f"Option {self.name}{where} should be {self.type}, got {value!r}",
-                          UserWarning, stacklevel=4)
+            warnings.warn(f"Option {self.name} of {self.taken_by} should be {self.type}, "
+                          f"got {value!r}", UserWarning, stacklevel=5)
 
     def __repr__(self):
-        return f"Option({self.name!r})"
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class Config(Option):
+    """An option declared in the class body: `threshold = Config(default=5, help=...)`.
+
+    The attribute's name is the option's name; the plugin's `takes_config` gets it (and keeps
+    its parents' options). On a set-up plugin, `self.threshold` gives `fetch(self)`: the
+    resolved value. Subclasses override `fetch` (and `validate`) to compute values from URLs.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("name", "")     # the real name arrives with __set_name__
+        super().__init__(**kwargs)
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        self.taken_by = owner.__name__
+        # Not in place: the parent's takes_config must stay as it is.
+        owner.takes_config = immutabledict({**getattr(owner, "takes_config", {}), name: self})
+
+    def __get__(self, plugin, owner=None):
+        if plugin is None:        # looked up on the class: the declaration itself
+            return self
+        return self.fetch(plugin)
+
+    def __set__(self, plugin, value):
+        raise AttributeError(f"{self.name} is an option of {type(plugin).__name__}: set it with "
+                             f"st.set_config({{{self.name!r}: ...}}), not by assignment")
+
+    def fetch(self, plugin):
+        """The value the plugin sees: its resolved config, else the default."""
+        config = getattr(plugin, "config", None)
+        if config is None:
+            raise AttributeError(f"{type(plugin).__name__} is not configured yet, so option "
+                                 f"{self.name} has no value; get the plugin from a context "
+                                 f"(st.get_single_plugin(run_id, data_type))")
+        if self.name in config:
+            return config[self.name]
+        return self.get_default(getattr(plugin, "run_id", None))
+
+
+class RunNumberNeeded(InvalidConfiguration, ValueError):
+    """A per-run default asked of a run id that is not a number (strax fails too: never
+    tolerated, not even for lineages)."""
 
 
 def run_number(run_id, option_name="?"):
@@ -109,54 +172,85 @@ def run_number(run_id, option_name="?"):
     try:
         return int(str(run_id).replace("_", ""))
     except ValueError:
-        raise InvalidConfiguration(
+        raise RunNumberNeeded(
             f"Option {option_name} has per-run defaults, which need a numeric run id; run "
             f"{run_id!r} is not one. Set {option_name} explicitly with st.set_config") from None
 
 
 def takes_config(*options):
-    """Class decorator declaring a plugin's options (inherited from base classes)."""
+    """Class decorator declaring a plugin's options; the class keeps those it inherits.
+
+    As in strax, the inherited options are the class's own `takes_config` attribute (the first
+    base's), so lineages hash alike; an option given again replaces the inherited one.
+    """
     for o in options:
         if not isinstance(o, Option):
             raise InvalidConfiguration(f"takes_config takes Option objects, got {o!r}")
 
     def wrapped(cls):
-        result = {}
-        for base in reversed(cls.__mro__[1:]):
-            result.update(getattr(base, "takes_config", {}) or {})
         for o in options:
-            result[o.name] = o
-        cls.takes_config = MappingProxyType(result)
+            o.taken_by = cls.__name__
+            if isinstance(o, Config):
+                # A Config given to the decorator is an attribute as well, as if declared
+                # in the class body.
+                setattr(cls, o.name, o)
+        cls.takes_config = immutabledict({**getattr(cls, "takes_config", {}),
+                                          **{o.name: o for o in options}})
         return cls
 
     return wrapped
 
 
 def resolve_config(plugin_class, context_config, run_id, use_per_run_defaults=False,
-                   run_defaults=None, for_what=None):
-    """The option values of plugin_class for run_id, given the context's config dict."""
+                   run_defaults=None, for_what=None, tolerant=False):
+    """The option values of plugin_class for run_id, given the context's config dict.
+
+    Each option's `validate` hook fills in (or rewrites) its value in a copy of the context's
+    config, as strax does, so Option subclasses see the same calls they get from strax.
+    tolerant=True (for lineages, as strax): an option whose validate raises
+    InvalidConfiguration (e.g. no value and no default) is left out instead of raising;
+    `require_complete` raises for it once the plugin is really needed.
+    """
     run_id = str(run_id)
     if is_superrun_id(run_id):
         run_id = run_id[1:]
     for_what = for_what or plugin_class.__name__
-    result = {}
-    for name, option in plugin_class.takes_config.items():
-        if name in context_config:
-            value = context_config[name]
-        else:
-            if option.per_run and not use_per_run_defaults:
-                raise InvalidConfiguration(
-                    f"Option {name} of {for_what} is specified as a per-run default, which the "
-                    f"context does not allow; set use_per_run_defaults=True or set {name}")
-            value = option.get_default(run_id, run_defaults if use_per_run_defaults else None)
-        option.validate(value, for_what)
-        result[name] = value
+    options = plugin_class.takes_config
+    config = dict(context_config)
+    defaults = (run_defaults or {}) if use_per_run_defaults else {}
+    for name, option in options.items():
+        if name not in config and option.per_run and not use_per_run_defaults:
+            raise InvalidConfiguration(
+                f"Option {name} of {for_what} is specified as a per-run default, which the "
+                f"context does not allow; set use_per_run_defaults=True or set {name}")
+        try:
+            option.validate(config, run_id=run_id, run_defaults=defaults, set_defaults=True)
+        except InvalidConfiguration as e:
+            if not tolerant or isinstance(e, RunNumberNeeded):
+                raise
+    result = {name: config[name] for name in options if name in config}
     if getattr(plugin_class, "child_plugin", False):
         # A child option replaces its parent's: the inherited code reads the parent's name.
-        for name, option in plugin_class.takes_config.items():
+        for name, option in options.items():
             if option.child_option:
+                if name not in result:          # tolerated as missing
+                    continue
+                if option.parent_option_name not in options:
+                    raise InvalidConfiguration(
+                        f"{for_what}: child option {name} names parent option "
+                        f"{option.parent_option_name!r}, which the plugin does not take")
                 result[option.parent_option_name] = result[name]
     return result
+
+
+def require_complete(plugin_class, config, run_id=None):
+    """Raise InvalidConfiguration for the first option of plugin_class missing from config
+    (a tolerant resolution left it out): a plugin cannot run without it."""
+    for name, option in plugin_class.takes_config.items():
+        if name not in config:
+            option.validate(dict(config), run_id=run_id, set_defaults=True)   # raises why
+            raise InvalidConfiguration(f"Option {name} of {plugin_class.__name__} has no value "
+                                       f"for run {run_id}; set it with st.set_config")
 
 
 def check_per_run_defaults(plugin_class, config, use_per_run_defaults):

@@ -15,6 +15,7 @@ from .naming import check_no_dash
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_OPTIONS, NO_EFFECT_OPTIONS,
                       split_call_arguments)
 from .plugins.base import Plugin
+from .plugins.registration import plugin_classes_in
 from .progress import make_bar
 from .session import Session
 from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
@@ -186,16 +187,13 @@ class Context:
         return plugin_class
 
     def register_all(self, module):
-        """Register every Plugin subclass defined in a module (or list of modules)."""
+        """Register every Plugin subclass in a module, also ones it imports (or a list of modules)."""
         if isinstance(module, (list, tuple)):
             for m in module:
                 self.register_all(m)
             return
-        for name in dir(module):
-            x = getattr(module, name)
-            if isinstance(x, type) and issubclass(x, Plugin) and x.__module__ == module.__name__ \
-                    and (x.provides is not None or x.depends_on):
-                self.register(x)
+        for plugin_class in plugin_classes_in(module):
+            self.register(plugin_class)
 
     def get_single_plugin(self, run_id, data_type):
         run_id = str(run_id)

@@ -41,6 +41,10 @@ class PluginError(SuperstraxError):
     """A plugin returned something that does not match what it declares."""
 
 
+class PluginGaveWrongOutput(PluginError, ValueError):
+    """A plugin's compute returned something other than its declared outputs (strax's name)."""
+
+
 class SuperrunError(SuperstraxError, ValueError):
     """A superrun definition is invalid (names, overlaps, cycles, ranges)."""
 

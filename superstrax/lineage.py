@@ -57,8 +57,18 @@ class LineageResolver:
             self._run_defaults[run_id] = doc.get("strax_defaults") or {}
         return self._run_defaults[run_id]
 
-    def config_for(self, plugin_class, run_id):
-        """The resolved option values of plugin_class for run_id (a superrun: see below)."""
+    def config_for(self, plugin_class, run_id, tolerant=False):
+        """The resolved option values of plugin_class for run_id (a superrun: see below).
+
+        tolerant=True (lineages, as strax): options that cannot be resolved are left out;
+        otherwise they raise InvalidConfiguration.
+        """
+        result = self._tolerant_config(plugin_class, run_id)
+        if not tolerant:
+            cfg.require_complete(plugin_class, result, run_id)
+        return result
+
+    def _tolerant_config(self, plugin_class, run_id):
         run_key = None if not cfg.per_run_dependent_options(
             plugin_class, self.config, self.use_per_run_defaults) else run_id
         cache_key = (plugin_class, run_key)
@@ -70,7 +80,7 @@ class LineageResolver:
             result = cfg.resolve_config(plugin_class, self.config, str(run_id),
                                         use_per_run_defaults=self.use_per_run_defaults,
                                         run_defaults=self.run_defaults(run_id),
-                                        for_what=plugin_class.__name__)
+                                        for_what=plugin_class.__name__, tolerant=True)
         self._configs[cache_key] = result
         return result
 
@@ -80,14 +90,15 @@ class LineageResolver:
         per_sub = [cfg.resolve_config(plugin_class, self.config, r,
                                       use_per_run_defaults=self.use_per_run_defaults,
                                       run_defaults=self.run_defaults(r),
-                                      for_what=plugin_class.__name__) for r in subruns]
+                                      for_what=plugin_class.__name__, tolerant=True)
+                   for r in subruns]
         result = dict(per_sub[0])
         for name in list(result):
-            values = [c[name] for c in per_sub]
+            values = [c.get(name, cfg.OMITTED) for c in per_sub]
             if any(v != values[0] for v in values[1:]):
                 option = plugin_class.takes_config[name]
                 result[name] = ("<SUBRUN-DEPENDENT:"
-                                + deterministic_hash([list(c[name] for c in per_sub), subruns]) + ">")
+                                + deterministic_hash([values, subruns]) + ">")
                 result.setdefault("__subrun_dependent__", []).append(option.name)
         return result
 
@@ -100,7 +111,7 @@ class LineageResolver:
 
     def _build_lineage(self, run_id, data_type):
         cls = self.plugin_class(data_type, run_id)
-        config = self.config_for(cls, run_id)
+        config = self.config_for(cls, run_id, tolerant=True)
         config = {k: v for k, v in config.items() if k != "__subrun_dependent__"}
         tracked = cfg.tracked_config(cls, config)
         if getattr(cls, "child_plugin", False):

@@ -186,6 +186,11 @@ class Planner:
             inputs = {d: self.node_for(run_id, d) for d in plugin.depends_on}
             node = ComputeNode(plugin, run_id, inputs)
             for d in plugin.provides:
+                if d != data_type and self.session.find_frontend(
+                        self.session.key_for(run_id, d)) is not None:
+                    # Another output of a multi-output plugin, stored already: as strax,
+                    # leave it as it is rather than write it again.
+                    continue
                 target = self.save_target(run_id, d, cls, plugin)
                 if target is not None:
                     node.saves[d] = target

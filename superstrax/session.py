@@ -85,8 +85,8 @@ class Session:
         plugin._kinds = {d: self.kind_of(d) for d in plugin.provides}
         plugin.deps = {d: self.make_plugin(self.plugin_class(d, run_id), run_id, instances)
                        for d in plugin.depends_on}
+        plugin.fix_dtype()     # before setup, as strax: setup may read self.dtype
         plugin.setup()
-        plugin._resolve_dtypes()
         return plugin
 
     def single_plugin(self, run_id, data_type: str):

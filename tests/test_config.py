@@ -308,7 +308,12 @@ def test_missing_option_without_default(storage):
         pass
 
     st = sx.Context(storage=[storage], register=[NeedsOption], progress_bar=False)
+    # as strax: the key leaves the unset option out; making or setting up the plugin raises
+    assert "needed" not in st.lineage("0", "records")["records"][2]
+    assert st.key_for("0", "records").lineage_hash != "j3nd2fjbiq"
     with pytest.raises(sx.InvalidConfiguration, match="needed"):
-        st.key_for("0", "records")
+        st.get_array("0", "records")
+    with pytest.raises(sx.InvalidConfiguration, match="needed"):
+        st.get_single_plugin("0", "records")
     st.set_config({"needed": 1})
     assert st.lineage("0", "records")["records"][2]["needed"] == 1

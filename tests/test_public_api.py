@@ -15,7 +15,8 @@ PUBLIC_NAMES = [
     "continuity_check", "Option", "takes_config", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
-    "Context", "InvalidName", "bind_as_strax",
+    "Context", "InvalidName", "bind_as_strax", "Config", "DownChunkingPlugin",
+    "PluginGaveWrongOutput",
 ]
 
 CONTEXT_METHODS = [

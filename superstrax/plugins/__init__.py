@@ -1,6 +1,8 @@
 """Plugin base class and its specialised kinds."""
 from .base import Plugin, SaveWhen, camel_to_snake
 from .kinds import CutPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin, OverlapWindowPlugin
+from .down_chunking import DownChunkingPlugin
+from .registration import plugin_classes_in
 
 __all__ = ["Plugin", "SaveWhen", "camel_to_snake", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
-           "MergeOnlyPlugin", "OverlapWindowPlugin"]
+           "MergeOnlyPlugin", "OverlapWindowPlugin", "DownChunkingPlugin", "plugin_classes_in"]

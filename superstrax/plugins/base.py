@@ -1,15 +1,17 @@
 """Plugin: turns synchronised input chunks into output chunks of declared types."""
 import inspect
+import logging
 import re
 import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping  # noqa: F401 (hook annotations)
 from enum import IntEnum
-from collections.abc import Iterable, Iterator  # noqa: F401 (hook annotations)
-from types import MappingProxyType
 
 import numpy as np
+from immutabledict import immutabledict
 
 from ..chunk import Chunk, DEFAULT_CHUNK_SIZE_MB
-from ..errors import PluginError
+from ..errors import PluginError, PluginGaveWrongOutput
 from ..validation import check_output_rows
 
 
@@ -21,8 +23,15 @@ class SaveWhen(IntEnum):
     ALWAYS = 3
 
 
-def camel_to_snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+def camel_to_snake(name: str) -> str:
+    """CamelCase to snake_case as strax names data types: a run of capitals stays one word,
+    so LEDCalibration -> led_calibration and PeakBasics -> peak_basics."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+class _NoInferDtype(PluginError, RuntimeError):
+    """Raised by the default infer_dtype: the class attribute `dtype` is used instead."""
 
 
 def as_str_tuple(x):
@@ -51,7 +60,13 @@ class Plugin:
     parallel = False
     child_plugin = False
     input_timeout = 80
-    takes_config = MappingProxyType({})
+    max_messages = None              # strax executor setting; accepted, no effect here
+    clean_chunk_after_compute = False
+    gc_collect_after_compute = False
+    chunk_number = None              # chunks selected with chunk_number= (strax)
+    compute_takes_chunk_i = False    # found from compute's signature
+    compute_takes_start_end = False
+    takes_config = immutabledict()
 
     # --- class-level description, usable before an instance exists --------------------------
     @classmethod
@@ -74,7 +89,7 @@ class Plugin:
 
     @classmethod
     def kind_of(cls, data_type):
-        if isinstance(cls.data_kind, dict):
+        if isinstance(cls.data_kind, Mapping):
             return cls.data_kind[data_type]
         if cls.data_kind is None:
             provides = cls.provides_tuple()
@@ -94,13 +109,13 @@ class Plugin:
 
     @classmethod
     def save_when_for(cls, data_type):
-        if isinstance(cls.save_when, dict):
+        if isinstance(cls.save_when, Mapping):
             return SaveWhen(cls.save_when.get(data_type, SaveWhen.ALWAYS))
         return SaveWhen(cls.save_when)
 
     @classmethod
     def can_rechunk(cls, data_type):
-        if isinstance(cls.rechunk_on_save, dict):
+        if isinstance(cls.rechunk_on_save, Mapping):
             return bool(cls.rechunk_on_save.get(data_type, True))
         return bool(cls.rechunk_on_save)
 
@@ -108,36 +123,87 @@ class Plugin:
     def __init__(self):
         self.provides = self.provides_tuple()
         self.depends_on = self.depends_on_tuple()
+        twice = sorted(d for d, n in Counter(self.depends_on).items() if n > 1)
+        if twice:
+            raise PluginError(f"{self.__class__.__name__} depends on {twice} more than once; "
+                              f"list each data type once in depends_on")
+        if not isinstance(self.save_when, (int, Mapping)):
+            raise PluginError(f"{self.__class__.__name__}.save_when must be a SaveWhen or an "
+                              f"immutabledict of one per data type, got {self.save_when!r}")
+        if not isinstance(self.save_when, Mapping):
+            # As strax: an instance holds one setting per output.
+            self.save_when = immutabledict.fromkeys(self.provides, self.save_when)
         self.config = {}
         self.deps = {}
         self.run_id = None
         self.lineage = None
+        self.input_buffer = {}
         self._dtypes = None
-        params = inspect.signature(self.compute).parameters
+        params = list(inspect.signature(self.compute).parameters)
         self.compute_takes_chunk_i = "chunk_i" in params
-        self.compute_takes_start_end = "start" in params and "end" in params
+        self.compute_takes_start_end = "start" in params
+        if self.compute_takes_start_end and "end" not in params:
+            raise PluginError(f"compute of {self.__class__.__name__} takes start, so it must "
+                              f"take end as well")
+        self.compute_pars = [p for p in params if p not in ("chunk_i", "start", "end")]
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: options declared with takes_config(Option)
+        # read as attributes, like Config-declared ones (strax allows both).
+        config = self.__dict__.get("config")
+        if config is not None and name in config and name in type(self).takes_config:
+            return config[name]
+        raise AttributeError(f"{self.__class__.__name__} has no attribute {name!r}")
 
     @property
     def multi_output(self):
         return len(self.provides) > 1
 
+    @property
+    def log(self) -> logging.Logger:
+        """The plugin's logger, named after its class as in strax."""
+        return logging.getLogger(self.__class__.__name__)
+
+    @property
+    def is_superrun(self) -> bool:
+        return str(self.run_id).startswith("_")
+
+    @property
+    def first_chunk(self) -> int:
+        if self.compute_takes_chunk_i and self.chunk_number:
+            return self.chunk_number[0]
+        return 0
+
     def setup(self) -> None:
-        """Hook run once the config and dependencies are known."""
+        """Hook run once the config, dependencies and dtype are known (before computing)."""
 
     def infer_dtype(self) -> "np.typing.DTypeLike | dict[str, np.typing.DTypeLike]":
-        """Output dtype(s) when `dtype` is not a class attribute."""
-        raise PluginError(f"{self.__class__.__name__} sets no dtype and does not implement infer_dtype()")
+        """Output dtype(s), used instead of the class attribute `dtype` when implemented."""
+        raise _NoInferDtype(f"{self.__class__.__name__} does not implement infer_dtype()")
 
-    def _resolve_dtypes(self):
+    def fix_dtype(self):
+        """Set self.dtype to the numpy dtype (a dict of them for several outputs), as strax.
+
+        infer_dtype() comes first (a RuntimeError from it means 'use the dtype attribute').
+        """
         from ..dtypes import to_numpy_dtype
-        spec = self.dtype if self.dtype is not None else self.infer_dtype()
+        try:
+            spec = self.infer_dtype()
+        except RuntimeError:
+            spec = self.dtype
+            if spec is None:
+                raise PluginError(f"{self.__class__.__name__} sets no dtype and does not "
+                                  f"implement infer_dtype()") from None
         if self.multi_output:
-            if not isinstance(spec, dict):
+            if not isinstance(spec, Mapping):
                 raise PluginError(f"{self.__class__.__name__} provides {self.provides}; "
                                   f"its dtype must be a dict keyed by data type")
+            missing = [d for d in self.provides if d not in spec]
+            if missing:
+                raise PluginError(f"{self.__class__.__name__}: dtype gives no dtype for {missing}")
             dtypes = {d: to_numpy_dtype(spec[d]) for d in self.provides}
         else:
-            if isinstance(spec, dict):
+            if isinstance(spec, Mapping):
                 spec = spec[self.provides[0]]
             dtypes = {self.provides[0]: to_numpy_dtype(spec)}
         for d, dt in dtypes.items():
@@ -146,11 +212,55 @@ class Plugin:
                 raise PluginError(f"{self.__class__.__name__}: dtype of {d} needs a 'time' field and "
                                   f"either 'endtime' or 'length' and 'dt'")
         self._dtypes = dtypes
+        self.dtype = dict(dtypes) if self.multi_output else dtypes[self.provides[0]]
+        kinds = getattr(self, "_kinds", None)
+        if kinds:
+            # Inherited kinds resolved by the context, so data_kind reads as in strax.
+            self.data_kind = (immutabledict({d: kinds[d] for d in self.provides})
+                              if self.multi_output else kinds[self.provides[0]])
+
+    _resolve_dtypes = fix_dtype
 
     def dtype_for(self, data_type):
         if self._dtypes is None:
-            self._resolve_dtypes()
-        return self._dtypes[data_type]
+            self.fix_dtype()
+        try:
+            return self._dtypes[data_type]
+        except KeyError:
+            raise PluginError(f"{self.__class__.__name__} provides {self.provides}, not "
+                              f"{data_type!r}") from None
+
+    def data_kind_for(self, data_type):
+        if data_type not in self.provides:
+            raise PluginError(f"{self.__class__.__name__} provides {self.provides}, not "
+                              f"{data_type!r}")
+        return self.output_kind(data_type)
+
+    def empty_result(self):
+        """No rows, in the output dtype(s): what compute returns when there is nothing."""
+        if self.multi_output:
+            return {d: np.empty(0, self.dtype_for(d)) for d in self.provides}
+        return np.empty(0, self.dtype_for(self.provides[0]))
+
+    def metadata(self, run_id, data_type):
+        """The metadata strax stores with one output (dtype as a numpy dtype)."""
+        from ..hashing import deterministic_hash
+        if data_type not in self.provides:
+            raise PluginError(f"{self.__class__.__name__} provides {self.provides}, not "
+                              f"{data_type!r}")
+        return dict(run_id=run_id, data_type=data_type, data_kind=self.data_kind_for(data_type),
+                    dtype=self.dtype_for(data_type),
+                    lineage_hash=deterministic_hash(self.lineage), compressor=self.compressor,
+                    lineage=self.lineage, chunk_target_size_mb=self.chunk_target_size_mb)
+
+    def dependencies_by_kind(self):
+        """{kind: [data types]} of the dependencies, in depends_on order."""
+        result = {}
+        for d in self.depends_on:
+            dep = self.deps.get(d)
+            kind = dep.data_kind_for(d) if dep is not None else d
+            result.setdefault(kind, []).append(d)
+        return result
 
     # --- computing ---------------------------------------------------------------------------
     def compute(self, **kwargs) -> "np.ndarray | dict[str, np.ndarray] | Chunk":
@@ -187,7 +297,11 @@ class Plugin:
             yield from self._iter_source()
             return
         for chunk_i, inputs in enumerate(steps):
-            yield self.do_compute(chunk_i=chunk_i, **inputs)
+            yield from self._compute_step(chunk_i, inputs)
+
+    def _compute_step(self, chunk_i, inputs):
+        """The outputs ({data_type: Chunk}) of one synchronised input step: one here."""
+        yield self.do_compute(chunk_i=chunk_i, **inputs)
 
     def _iter_source(self):
         chunk_i, waited = 0, 0.0
@@ -197,12 +311,12 @@ class Plugin:
                     result = self.compute(chunk_i=chunk_i)
                 else:
                     result = self.compute()
-                yield self._fix_source_output(result)
+                yield from self._source_outputs(result)
                 chunk_i, waited = chunk_i + 1, 0.0
             elif self.source_finished():
-                # New data may have arrived between the two questions; ask once more.
-                if not self.is_ready(chunk_i):
-                    return
+                # As strax: not ready and finished means there is no chunk chunk_i (asking
+                # is_ready again would break sources whose is_ready has side effects).
+                return
             else:
                 if waited > self.input_timeout:
                     raise PluginError(
@@ -211,22 +325,26 @@ class Plugin:
                 time.sleep(0.05)
                 waited += 0.05
 
+    def _source_outputs(self, result):
+        yield self._fix_source_output(result)
+
     def _fix_source_output(self, result):
         if isinstance(result, Chunk):
             result = {result.data_type: result}
         if not isinstance(result, dict) or not all(isinstance(c, Chunk) for c in result.values()):
-            raise PluginError(
+            raise PluginGaveWrongOutput(
                 f"{self.__class__.__name__} (run {self.run_id}) is a source plugin; its compute() "
                 f"must return self.chunk(start=..., end=..., data=...) (or a dict of them), "
                 f"got {type(result).__name__}")
         if set(result) != set(self.provides):
-            raise PluginError(f"{self.__class__.__name__} (run {self.run_id}) returned "
+            raise PluginGaveWrongOutput(f"{self.__class__.__name__} (run {self.run_id}) returned "
                               f"{sorted(result)} but provides {self.provides}")
         return {d: self._as_chunk(d, c, c.start, c.end, c.subruns) for d, c in result.items()}
 
-    def do_compute(self, chunk_i=None, **kwargs):
+    def _compute_arguments(self, chunk_i, kwargs):
+        """compute()'s arguments for input chunks {kind: Chunk}; also their start, end, subruns."""
         if not kwargs:
-            raise PluginError(f"{self.__class__.__name__}: do_compute got no inputs")
+            raise PluginGaveWrongOutput(f"{self.__class__.__name__}: do_compute got no inputs")
         first = next(iter(kwargs.values()))
         start, end, subruns = first.start, first.end, first.subruns
         arguments = {kind: chunk.data for kind, chunk in kwargs.items()}
@@ -234,6 +352,10 @@ class Plugin:
             arguments["chunk_i"] = chunk_i
         if self.compute_takes_start_end:
             arguments["start"], arguments["end"] = start, end
+        return arguments, start, end, subruns
+
+    def do_compute(self, chunk_i=None, **kwargs):
+        arguments, start, end, subruns = self._compute_arguments(chunk_i, kwargs)
         result = self.compute(**arguments)
         return self._fix_output(result, start, end, subruns)
 
@@ -241,7 +363,7 @@ class Plugin:
         if self.multi_output:
             if not isinstance(result, dict) or set(result) != set(self.provides):
                 got = sorted(result) if isinstance(result, dict) else type(result).__name__
-                raise PluginError(f"{self.__class__.__name__} (run {self.run_id}) must return a dict "
+                raise PluginGaveWrongOutput(f"{self.__class__.__name__} (run {self.run_id}) must return a dict "
                                   f"with keys {self.provides}, got {got}")
             return {d: self._as_chunk(d, r, start, end, subruns) for d, r in result.items()}
         if isinstance(result, dict) and set(result) == set(self.provides):
@@ -249,14 +371,16 @@ class Plugin:
         return {self.provides[0]: self._as_chunk(self.provides[0], result, start, end, subruns)}
 
     def _as_chunk(self, data_type, result, start, end, subruns):
-        check_output_rows(getattr(result, "data", result), self, data_type)
         expected = self.dtype_for(data_type)
+        if isinstance(result, Mapping):
+            result = self._fields_to_rows(data_type, result, expected)
+        check_output_rows(getattr(result, "data", result), self, data_type)
         if isinstance(result, Chunk):
             if result.dtype != expected:
                 self._wrong_dtype(data_type, result.dtype, expected)
             return result
         if not isinstance(result, np.ndarray):
-            raise PluginError(f"{self.__class__.__name__} (run {self.run_id}) returned "
+            raise PluginGaveWrongOutput(f"{self.__class__.__name__} (run {self.run_id}) returned "
                               f"{type(result).__name__} for {data_type}; expected a numpy array")
         if result.dtype != expected:
             if result.dtype.names and set(result.dtype.names) == set(expected.names or ()) \
@@ -272,8 +396,29 @@ class Plugin:
                      run_id=self.run_id, start=start, end=end, data=result, subruns=subruns,
                      target_size_mb=self.chunk_target_size_mb)
 
+    def _fields_to_rows(self, data_type, fields, dtype):
+        """compute may return {field: values} (strax allows it): rows as many as the first
+        field has, the other fields broadcast into them as numpy does (so a length-1 field
+        fills every row)."""
+        unknown = sorted(set(fields) - set(dtype.names or ()))
+        if unknown:
+            raise PluginGaveWrongOutput(
+                f"{self.__class__.__name__} (run {self.run_id}) returned fields {unknown} for "
+                f"{data_type}, which its dtype does not have ({list(dtype.names)})")
+        if not fields:
+            return np.zeros(0, dtype)
+        rows = np.zeros(len(next(iter(fields.values()))), dtype)
+        for name, values in fields.items():
+            try:
+                rows[name] = values
+            except ValueError as e:
+                raise PluginGaveWrongOutput(
+                    f"{self.__class__.__name__} (run {self.run_id}) returned field {name} of "
+                    f"{data_type} with a length that does not fit {len(rows)} rows: {e}") from None
+        return rows
+
     def _wrong_dtype(self, data_type, got, expected):
-        raise PluginError(
+        raise PluginGaveWrongOutput(
             f"{self.__class__.__name__} (run {self.run_id}) returned {data_type} with fields "
             f"{list(got.names or [got.str])}, but declares {list(expected.names)}; "
             f"fix the plugin's compute() or its dtype")

@@ -1,19 +1,26 @@
 """The specialised plugin kinds: loop, overlap window, exhaust, merge-only and cut."""
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..chunk import Chunk
-from ..errors import PluginError
+from ..errors import PluginError, PluginGaveWrongOutput
 from .base import Plugin, SaveWhen, camel_to_snake
 from .sync import split_all
 
 
 class LoopPlugin(Plugin):
-    """Calls compute_loop(row, **things_inside_row) for each row of the `loop_over` kind.
+    """Calls compute_loop(row, **things_of_row) for each row of the `loop_over` kind.
 
-    Rows of the other kinds are passed when they lie fully inside the row's [time, endtime).
+    Rows of the other kinds are passed when they lie fully inside the row's [time, endtime)
+    (time_selection "fully_contained"), or overlap it by more than touching_window ns
+    ("touching"). compute_loop returns {field: value}; a plugin with several outputs returns
+    {data_type: {field: value}}, one row of each output per base row.
     """
 
-    loop_over = None
+    loop_over = None                  # default: the kind of the first dependency
+    time_selection = "fully_contained"
+    touching_window = 0
 
     def compute_loop(self, base, **kwargs):
         raise NotImplementedError
@@ -21,37 +28,70 @@ class LoopPlugin(Plugin):
     def compute(self, **kwargs):
         from ..dtypes import endtime
         base_kind = self.loop_over or self._first_kind(kwargs)
+        if not isinstance(base_kind, str) or base_kind not in kwargs:
+            raise PluginError(f"{self.__class__.__name__}: loop_over must name one of the kinds "
+                              f"it gets ({sorted(kwargs)}), got {base_kind!r}")
+        if self.time_selection not in ("fully_contained", "touching"):
+            raise PluginError(f"{self.__class__.__name__}: time_selection must be "
+                              f"'fully_contained' or 'touching', got {self.time_selection!r}")
         base = kwargs[base_kind]
-        dtype = self.dtype_for(self.provides[0])
-        result = np.zeros(len(base), dtype=dtype)
+        for kind, things in kwargs.items():
+            if len(things) > 1 and np.any(np.diff(things["time"]) < 0):
+                raise ValueError(f"{self.__class__.__name__} (run {self.run_id}): {kind} must "
+                                 f"be sorted by time")
         base_end = endtime(base) if len(base) else np.zeros(0, np.int64)
+        if len(base) > 1 and np.any(base["time"][1:] < base_end[:-1]):
+            raise ValueError(f"{self.__class__.__name__} (run {self.run_id}): the {base_kind} "
+                             f"it loops over overlap in time")
         bounds = {}
         for kind, things in kwargs.items():
             if kind == base_kind:
                 continue
             t, e = things["time"], endtime(things) if len(things) else np.zeros(0, np.int64)
-            lo = np.searchsorted(t, base["time"], side="left")
-            hi = np.searchsorted(t, base_end, side="left")
+            if self.time_selection == "touching":
+                # things starting before the row ends and ending after it starts
+                w = int(self.touching_window)
+                lo = np.searchsorted(np.maximum.accumulate(e) if len(e) else e,
+                                     base["time"] - w, side="right")
+                hi = np.searchsorted(t, base_end + w, side="left")
+            else:
+                lo = np.searchsorted(t, base["time"], side="left")
+                hi = np.searchsorted(t, base_end, side="left")
             bounds[kind] = (things, e, lo, hi)
-        returned = set()
+        outputs = self.provides
+        results = {d: np.zeros(len(base), dtype=self.dtype_for(d)) for d in outputs}
+        returned = {d: set() for d in outputs}
         for i in range(len(base)):
             inside = {}
             for kind, (things, e, lo, hi) in bounds.items():
                 part = things[lo[i]:hi[i]]
-                inside[kind] = part[e[lo[i]:hi[i]] <= base_end[i]]
+                if self.time_selection == "fully_contained":
+                    part = part[e[lo[i]:hi[i]] <= base_end[i]]
+                else:
+                    part = part[e[lo[i]:hi[i]] > base["time"][i] - self.touching_window]
+                inside[kind] = part
             row = self.compute_loop(base[i], **inside)
-            for name, value in row.items():
-                result[name][i] = value
-            returned.update(row)
-        for name in ("time", "endtime", "length", "dt"):
-            if name in (dtype.names or ()) and name not in returned and name in (base.dtype.names or ()):
-                result[name] = base[name]
-        if "endtime" in (dtype.names or ()) and "endtime" not in returned \
-                and "endtime" not in (base.dtype.names or ()):
-            result["endtime"] = base_end
-        return result
+            if not isinstance(row, Mapping):
+                raise PluginGaveWrongOutput(f"{self.__class__.__name__}: compute_loop must "
+                                            f"return a dict, got {type(row).__name__}")
+            rows = row if self.multi_output else {outputs[0]: row}
+            for d, values in rows.items():
+                for name, value in values.items():
+                    results[d][name][i] = value
+                returned[d].update(values)
+        for d, result in results.items():
+            names = result.dtype.names or ()
+            for name in ("time", "endtime", "length", "dt"):
+                if name in names and name not in returned[d] and name in (base.dtype.names or ()):
+                    result[name] = base[name]
+            if "endtime" in names and "endtime" not in returned[d] \
+                    and "endtime" not in (base.dtype.names or ()):
+                result["endtime"] = base_end
+        return results if self.multi_output else results[outputs[0]]
 
     def _first_kind(self, kwargs):
+        if self.depends_on and self.deps.get(self.depends_on[0]) is not None:
+            return self.deps[self.depends_on[0]].data_kind_for(self.depends_on[0])
         return next(iter(kwargs))
 
 
