@@ -1,7 +1,6 @@
 """Plugin: turns synchronised input chunks into output chunks of declared types."""
 import inspect
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping  # noqa: F401 (hook annotations)
@@ -13,6 +12,7 @@ from immutabledict import immutabledict
 from ..chunk import Chunk, DEFAULT_CHUNK_SIZE_MB
 from ..errors import PluginError, PluginGaveWrongOutput
 from ..validation import check_output_rows
+from ..utils import camel_to_snake   # strax's rule, one home for it
 
 
 class SaveWhen(IntEnum):
@@ -21,13 +21,6 @@ class SaveWhen(IntEnum):
     EXPLICIT = 1   # only when named in save=...
     TARGET = 2     # when it is a requested target
     ALWAYS = 3
-
-
-def camel_to_snake(name: str) -> str:
-    """CamelCase to snake_case as strax names data types: a run of capitals stays one word,
-    so LEDCalibration -> led_calibration and PeakBasics -> peak_basics."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 class _NoInferDtype(PluginError, RuntimeError):
