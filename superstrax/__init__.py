@@ -47,7 +47,8 @@ from .config import Config, Option, takes_config
 from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
                       OverlapWindowPlugin, Plugin, SaveWhen, camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
-from .storage.files import DataDirectory
+from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend
+from .storage.strax_style import StorageType
 from .runs.superruns import SubrunSpec
 from . import superruns  # noqa: F401 (sx.superruns, its old home, stays an attribute)
 from .context import Context
@@ -63,7 +64,8 @@ __all__ = [
     "continuity_check", "Config", "Option", "takes_config", "CutPlugin", "DownChunkingPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
-    "Context", "InvalidName", "bind_as_strax",
+    "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
+    "StorageType",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

@@ -16,7 +16,7 @@ PUBLIC_NAMES = [
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "Config", "DownChunkingPlugin",
-    "PluginGaveWrongOutput",
+    "PluginGaveWrongOutput", "FileSystemBackend", "FileSytemBackend", "StorageType",
 ]
 
 CONTEXT_METHODS = [

@@ -11,11 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..chunk import Chunk
-from ..errors import (ChunkError, DataCorrupted, DataNotAvailable, InvalidConfiguration,
+from ..errors import (ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
+                      InvalidConfiguration,
                       RunMetadataNotAvailable, SuperstraxError)
 from ..hashing import deterministic_hash
 from ..kernels import endtimes
 from ..naming import is_superrun_id
+from .strax_style import StorageType, finds_strax_style, logger_for, saves_strax_style
 
 
 class DataKey:
@@ -149,14 +151,37 @@ class Saver(ABC):
 
     Subclasses say where bytes go (_save_chunk, _write_metadata) and how a finished write is
     made visible (_finish); this class keeps the metadata strax readers expect.
+
+    strax-style savers (`_save_chunk(data, chunk_info, executor=None)` returning (extra chunk
+    fields, future), `_save_chunk_metadata(chunk_info)`, `_close()`) work too: their hooks are
+    called as strax calls them, and `_close` is where such a saver makes its data visible.
     """
 
-    def __init__(self, metadata):
-        self.md = dict(metadata)
+    allow_rechunk = True
+    allow_fork = True
+    is_forked = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._strax_style = saves_strax_style(cls)
+        if cls._strax_style:
+            # strax's savers have no _write_metadata/_finish/_discard: fill the contract in
+            for name in ("_write_metadata", "_finish", "_discard"):
+                if getattr(getattr(cls, name), "__isabstractmethod__", False):
+                    setattr(cls, name, _nothing)
+
+    def __init__(self, metadata, saver_timeout=300):
+        self.md = metadata if type(self)._strax_style else dict(metadata)
         self.md["writing_started"] = time.time()
         self.md["chunks"] = []
         self.closed = False
-        self._write_metadata()
+        self.saver_timeout = saver_timeout
+        if not type(self)._strax_style:
+            self._write_metadata()
+
+    @property
+    def log(self):
+        return logger_for(self)
 
     def save(self, chunk: Chunk, chunk_i: int | None = None) -> None:
         if self.closed:
@@ -164,6 +189,15 @@ class Saver(ABC):
                                   f"is already closed")
         chunk_i = len(self.md["chunks"]) if chunk_i is None else chunk_i
         info = chunk_info(chunk, chunk_i)
+        if type(self)._strax_style:
+            if len(chunk):          # strax writes nothing for an empty chunk
+                extra, future = self._save_chunk(chunk.data, chunk_info=info, executor=None)
+                info.update(extra or {})
+                if future is not None and hasattr(future, "result"):
+                    future.result()
+            self.md["chunks"].append(info)
+            self._save_chunk_metadata(info)
+            return
         if len(chunk):
             filename, filesize = self._save_chunk(chunk.data, chunk_i)
             info["filename"], info["filesize"] = filename, int(filesize)
@@ -188,8 +222,17 @@ class Saver(ABC):
         if exception is not None:
             self.md["exception"] = "".join(traceback.format_exception(
                 type(exception), exception, exception.__traceback__))
+        if type(self)._strax_style:
+            self._close()
+            return
         self._write_metadata()
         self._finish(failed=exception is not None)
+
+    def _save_chunk_metadata(self, chunk_info):
+        """strax's hook: one chunk's metadata entry was added (strax-style savers)."""
+
+    def _close(self):
+        """strax's hook: every chunk is written and md is complete (strax-style savers)."""
 
     @abstractmethod
     def _save_chunk(self, data, chunk_i):
@@ -208,8 +251,35 @@ class Saver(ABC):
         """See the class docstring."""
 
 
+def _nothing(self, *args, **kwargs):
+    return None
+
+
 class StorageBackend(ABC):
-    """Reads and writes the data of backend keys (for files: folder paths)."""
+    """Reads and writes the data of backend keys (for files: folder paths).
+
+    A subclass implements get_metadata, read_chunk and saver — or strax's hooks
+    `_get_metadata(backend_key)`, `_read_chunk(backend_key, chunk_info, dtype, compressor)`
+    and `_saver(backend_key, metadata, **kwargs)`, on which the three are then built.
+    """
+
+    _STRAX_HOOKS = {"get_metadata": "_get_metadata", "read_chunk": "_read_chunk",
+                    "saver": "_saver"}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Use strax's hook where it is overridden lower in the class tree than our method
+        # (e.g. a subclass of FileSytemBackend that only overrides _read_chunk).
+        for ours, strax_hook in cls._STRAX_HOOKS.items():
+            hook_at, ours_at = _defined_at(cls, strax_hook), _defined_at(cls, ours)
+            if hook_at is None:
+                continue
+            if getattr(getattr(cls, ours), "__isabstractmethod__", False) or hook_at < ours_at:
+                setattr(cls, ours, _STRAX_BACKEND_METHODS[ours])
+
+    @property
+    def log(self):
+        return logger_for(self)
 
     @abstractmethod
     def get_metadata(self, backend_key) -> dict:
@@ -224,6 +294,12 @@ class StorageBackend(ABC):
     def saver(self, backend_key, metadata: dict, replace: bool = False) -> "Saver":
         """A Saver that writes to backend_key (replacing complete data there only if
         replace=True)."""
+
+    def loader(self, backend_key, time_range=None, chunk_number=None, executor=None):
+        """strax's name: the chunks of backend_key (chunk_number: one number or a list)."""
+        if chunk_number is not None and not isinstance(chunk_number, (list, tuple, set)):
+            chunk_number = [chunk_number]
+        return self.iter_chunks(backend_key, time_range=time_range, chunk_numbers=chunk_number)
 
     def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2,
                     arena=None):
@@ -284,6 +360,40 @@ class StorageBackend(ABC):
                     f.cancel()
 
 
+def _defined_at(cls, name):
+    """Index in cls's MRO of the class that defines name itself, or None."""
+    for i, klass in enumerate(cls.__mro__):
+        if name in klass.__dict__:
+            return i
+    return None
+
+
+def _strax_get_metadata(self, backend_key):
+    return self._get_metadata(backend_key)
+
+
+def _strax_read_chunk(self, backend_key, md, chunk_info, dtype, out=None):
+    if not chunk_info.get("n"):
+        # strax reads no file for an empty chunk (it has none)
+        return np.zeros(0, dtype) if out is None else out
+    rows = self._read_chunk(backend_key, chunk_info=chunk_info, dtype=dtype,
+                            compressor=md["compressor"])
+    if out is None:
+        return rows
+    out[:] = rows
+    return out
+
+
+def _strax_saver(self, backend_key, metadata, replace=False, **kwargs):
+    # strax's _saver has no `replace`: a strax-style frontend's find(write=True) decides
+    # whether complete data may be replaced (its overwrite setting)
+    return self._saver(backend_key, metadata, **kwargs)
+
+
+_STRAX_BACKEND_METHODS = {"get_metadata": _strax_get_metadata, "read_chunk": _strax_read_chunk,
+                          "saver": _strax_saver}
+
+
 def _overlaps(info, time_range):
     t0, t1 = time_range
     if info["end"] == info["start"]:
@@ -319,8 +429,15 @@ class StorageFrontend(ABC):
     - Check it: subclass `superstrax.testing.FrontendConformance` in a test and give it a
       `make_frontend(tmp_path)`.
 
-    `find` is not final: a frontend may implement strax's own finding protocol on top.
+    strax-style subclasses work as well: `_find(key, write, allow_incomplete, fuzzy_for,
+    fuzzy_for_options)` answering (backend class name, backend key) of `self.backends`,
+    `_scan_runs(store_fields)`, and run documents through overriding `run_metadata` /
+    `write_run_metadata`; `find` then answers as strax's does (backend name, key), checks
+    take_only/exclude, broken data and existing data before writes, as strax.
     """
+
+    #: strax: how far away the data is (used to order frontends)
+    storage_type = StorageType.LOCAL
 
     #: It holds data (False for a frontend that only serves run documents).
     stores_data: bool = True
@@ -342,6 +459,11 @@ class StorageFrontend(ABC):
             if old in cls.__dict__ and not isinstance(cls.__dict__[old], property):
                 setattr(cls, new, bool(cls.__dict__[old]))
                 delattr(cls, old)
+        cls._strax_find = finds_strax_style(cls)
+        own_write = cls.__dict__.get("write_run_metadata")
+        if own_write is not None and not getattr(own_write, "_announces_changes", False):
+            # strax-style subclasses write documents themselves: tell the run registry.
+            cls.write_run_metadata = _announcing_changes(own_write)
 
     def __init__(self, readonly: bool = False, provide_run_metadata: bool | None = None,
                  overwrite: str = "if_broken", take_only=(), exclude=(),
@@ -382,7 +504,25 @@ class StorageFrontend(ABC):
 
     def can_hold(self, key: "DataKey") -> bool:
         """Whether data of key can be stored here at all (by capability, not by content)."""
-        return self.stores_data and (not key.is_superrun or self.stores_superruns)
+        return (self.stores_data and (not key.is_superrun or self.stores_superruns)
+                and self._we_take(key.data_type))
+
+    def _we_take(self, data_type: str) -> bool:
+        """strax's take_only / exclude: whether data_type is held here."""
+        return not (data_type in self.exclude
+                    or (self.take_only and data_type not in self.take_only))
+
+    @property
+    def log(self):
+        return logger_for(self)
+
+    def _get_backend(self, name):
+        """The backend in self.backends whose class is called name (strax's lookup)."""
+        for backend in self.backends:
+            if type(backend).__name__ == name:
+                return backend
+        raise KeyError(f"{self!r} has no storage backend {name}; it has "
+                       f"{[type(b).__name__ for b in self.backends]}")
 
     def can_write(self, key: "DataKey") -> bool:
         return self.can_hold(key) and not self.readonly
@@ -396,42 +536,90 @@ class StorageFrontend(ABC):
         """(backend, backend_key) to write key's data to."""
         raise DataNotAvailable(f"{self!r} cannot write data ({key}): it implements no _writable")
 
-    def find(self, key: "DataKey", write: bool = False):
-        if not self.can_hold(key):
-            what = "superrun data" if key.is_superrun else "data"
-            raise DataNotAvailable(f"{self!r} does not store {what} ({key})")
-        if write:
-            if self.readonly:
-                raise DataNotAvailable(f"{self!r} is readonly; cannot write {key}")
-            return self._writable(key)
-        return self._find(key)
+    def find(self, key: "DataKey", write: bool = False, check_broken: bool = True,
+             allow_incomplete: bool = False, fuzzy_for=(), fuzzy_for_options=()):
+        """Where key's data is (write=False) or goes (write=True); DataNotAvailable if not.
 
-    def is_stored(self, key: "DataKey") -> bool:
+        A superstrax-style frontend answers (backend, backend key); a strax-style one
+        (backend class name, backend key), as strax does."""
+        if not self.can_hold(key):
+            what = "superrun data" if key.is_superrun else f"data of type {key.data_type}"
+            raise DataNotAvailable(f"{self!r} does not store {what} ({key})")
+        if write and self.readonly:
+            raise DataNotAvailable(f"{self!r} is readonly; cannot write {key}")
+        if not type(self)._strax_find:
+            return self._writable(key) if write else self._find(key)
+        fuzzy = dict(allow_incomplete=allow_incomplete, fuzzy_for=tuple(fuzzy_for),
+                     fuzzy_for_options=tuple(fuzzy_for_options))
+        if write and self.overwrite != "always":
+            # strax: complete data is never replaced, unless overwrite='always'
+            try:
+                at = self.find(key, **fuzzy)
+            except DataNotAvailable:
+                pass
+            else:
+                raise DataExistsError(at=at, message=f"{key} is already stored at {at} in "
+                                                     f"{self!r}; remove it to write it again")
         try:
-            self.find(key)
+            name, backend_key = self._find(key, write, **fuzzy)
+        except DataNotAvailable as e:
+            raise DataNotAvailable(f"{key} is not in {self!r} ({e})") from e
+        if not write and check_broken:
+            md = self._get_backend(name).get_metadata(backend_key)
+            if "exception" in md:
+                raise DataNotAvailable(f"{key} in {self!r} ({backend_key}) is broken: its "
+                                       f"write failed with {md['exception'].splitlines()[-1:]}")
+            if "writing_ended" not in md and not allow_incomplete:
+                raise DataNotAvailable(f"{key} in {self!r} ({backend_key}) is incomplete (no "
+                                       f"writing_ended); it is being written or its writer died")
+        return name, backend_key
+
+    def _locate(self, key: "DataKey", write: bool = False, **find_options):
+        """(backend object, backend key), whichever style the frontend is written in."""
+        where, backend_key = self.find(key, write=write, **find_options)
+        if isinstance(where, str):
+            where = self._get_backend(where)
+        return where, backend_key
+
+    def is_stored(self, key: "DataKey", **find_options) -> bool:
+        try:
+            self.find(key, **find_options)
             return True
         except DataNotAvailable:
             return False
 
-    def find_several(self, keys) -> list:
-        return [self.is_stored(k) for k in keys]
+    def find_several(self, keys, **find_options) -> list:
+        """For each key: where it is (as find answers), or False (strax's answer)."""
+        found = []
+        for key in keys:
+            try:
+                found.append(self.find(key, **find_options))
+            except DataNotAvailable:
+                found.append(False)
+        return found
 
-    def get_metadata(self, key: "DataKey") -> dict:
-        backend, backend_key = self.find(key)
+    def get_metadata(self, key: "DataKey", **find_options) -> dict:
+        backend, backend_key = self._locate(key, **find_options)
         return backend.get_metadata(backend_key)
 
-    def loader(self, key: "DataKey", time_range=None, chunk_numbers=None, arena=None):
+    def loader(self, key: "DataKey", time_range=None, chunk_numbers=None, arena=None,
+               **find_options):
         """A generator of the stored chunks of key (only those touching time_range if given)."""
-        backend, backend_key = self.find(key)
+        backend, backend_key = self._locate(key, **find_options)
         return backend.iter_chunks(backend_key, time_range=time_range,
                                    chunk_numbers=chunk_numbers, arena=arena)
 
-    def saver(self, key: "DataKey", metadata: dict, replace: bool = False) -> "Saver":
-        """A Saver for key; complete data stored under key is kept unless replace=True."""
-        backend, backend_key = self.find(key, write=True)
+    def saver(self, key: "DataKey", metadata: dict, replace: bool = False, **kwargs) -> "Saver":
+        """A Saver for key; complete data stored under key is kept unless replace=True
+        (extra keyword arguments go to a strax-style backend's _saver)."""
+        backend, backend_key = self._locate(key, write=True)
         if replace:
-            return backend.saver(backend_key, metadata, replace=True)
-        return backend.saver(backend_key, metadata)
+            kwargs["replace"] = True
+        return backend.saver(backend_key, metadata, **kwargs)
+
+    def remove(self, key: "DataKey") -> None:
+        """Forget key's data (strax: frontends that can, implement it)."""
+        raise NotImplementedError(f"{self!r} cannot remove data ({key})")
 
     # --- run documents ---------------------------------------------------------------------
     def run_metadata(self, run_id: str, projection=None) -> dict:
@@ -480,12 +668,31 @@ class StorageFrontend(ABC):
         versions = vars(self).setdefault("_run_document_versions", {})
         versions[str(run_id)] = versions.get(str(run_id), 0) + 1
 
+    def define_run(self, name: str, sub_run_spec, **metadata) -> None:
+        """strax's: write a run document defining run `name` from sub_run_spec."""
+        self.write_run_metadata(name, dict(sub_run_spec=sub_run_spec, **metadata))
+
     def scan_runs(self, store_fields=()):
-        """An iterator of run documents (only the name and store_fields of each)."""
+        """An iterator of run documents (only the name and store_fields of each); a
+        strax-style subclass answers it with `_scan_runs(store_fields)`."""
+        if self.stores_run_documents:
+            yield from self._scan_runs(tuple(store_fields))
+
+    def _scan_runs(self, store_fields):
         return iter(())
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+def _announcing_changes(write):
+    @functools.wraps(write)
+    def write_run_metadata(self, run_id, metadata, *args, **kwargs):
+        result = write(self, run_id, metadata, *args, **kwargs)
+        self.run_document_changed(run_id)
+        return result
+    write_run_metadata._announces_changes = True
+    return write_run_metadata
 
 
 def _plain_json(value):

@@ -18,8 +18,8 @@ import json
 import os
 import shutil
 
-from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, RunMetadataNotAvailable,
-                      StorageError, SuperstraxError)
+from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, InvalidConfiguration,
+                      RunMetadataNotAvailable, StorageError, SuperstraxError)
 from .checksums import CHECKSUM_FIELD
 from .common import StorageBackend, StorageFrontend, parse_dtype
 from .file_saver import FileSaver, os_error, write_atomically
@@ -27,6 +27,7 @@ from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
                      metadata_path)
 from .metadata_checks import metadata_problems, raise_if_problems
+from .strax_style import lineage_matches
 from ..naming import check_no_dash, is_superrun_id
 from ..validation import check_key_name_length
 
@@ -147,6 +148,18 @@ class FileSystemBackend(StorageBackend):
     def saver(self, folder, metadata, replace=False):
         return FileSaver(folder, metadata, replace=replace)
 
+    # strax's hooks, for subclasses written for strax that call them on super()
+    def _get_metadata(self, folder, **kwargs):
+        return FileSystemBackend.get_metadata(self, folder)
+
+    def _read_chunk(self, folder, chunk_info, dtype, compressor):
+        md = {"compressor": compressor}
+        return FileSystemBackend.read_chunk(self, folder, md, chunk_info, dtype)
+
+    def _saver(self, folder, metadata, **kwargs):
+        return FileSystemBackend.saver(self, folder, metadata,
+                                       replace=kwargs.get("replace", False))
+
 
 def chunk_filename(folder, info, i):
     chunk_i = info.get("chunk_i", i)
@@ -219,12 +232,16 @@ class DataDirectory(StorageFrontend):
     stores_superruns = True
 
     def __init__(self, path=".", provide_run_metadata=False, readonly=False, deep_scan=False,
-                 **kwargs):
+                 overwrite="if_broken", take_only=(), exclude=(), **kwargs):
         if kwargs:
             import warnings
             warnings.warn(f"DataDirectory got unknown arguments {sorted(kwargs)}; they do "
                           f"nothing", UserWarning, stacklevel=2)
-        super().__init__(readonly=readonly, provide_run_metadata=provide_run_metadata)
+        if overwrite not in ("never", "if_broken", "always"):
+            raise InvalidConfiguration(f"DataDirectory({path!r}): overwrite={overwrite!r} is "
+                                       f"not one of 'never', 'if_broken', 'always'")
+        super().__init__(readonly=readonly, provide_run_metadata=provide_run_metadata,
+                         overwrite=overwrite, take_only=take_only, exclude=exclude)
         if path is None or not isinstance(path, (str, os.PathLike)) or str(path) == "":
             raise StorageError(f"DataDirectory needs the path of a directory, got {path!r}")
         self.path = os.fspath(path)
@@ -264,7 +281,44 @@ class DataDirectory(StorageFrontend):
         return backend, folder
 
     def _writable(self, key):
-        return self.backends[0], self._folder(key)
+        folder = self._folder(key)
+        # 'never' as strax: a folder there (complete or not) is not written to. Otherwise
+        # superstrax's rule: a saver keeps complete data unless asked to replace it (see
+        # docs/migrating-from-strax.md).
+        if self.overwrite == "never" and os.path.exists(folder):
+            raise DataExistsError(at=folder, message=f"{key} is already in {self.path} and "
+                                  f"this DataDirectory has overwrite='never'; remove {folder} "
+                                  f"to write it again")
+        return self.backends[0], folder
+
+    def find(self, key, write=False, check_broken=True, allow_incomplete=False, fuzzy_for=(),
+             fuzzy_for_options=()):
+        """As StorageFrontend.find; with fuzzy_for (data types) or fuzzy_for_options
+        (option names), data of the same run and type made with another lineage is found
+        when its lineage differs only there (strax's fuzzy search)."""
+        try:
+            return super().find(key, write=write)
+        except DataNotAvailable:
+            if write or not (fuzzy_for or fuzzy_for_options) or not self.can_hold(key):
+                raise
+        for name in self.list_keys():
+            run_id, data_type, _ = name.split("-")
+            if run_id != key._run_id or data_type != key.data_type:
+                continue
+            folder = os.path.join(self.path, name)
+            try:
+                md = self.backends[0].get_metadata(folder)
+            except (DataNotAvailable, DataCorrupted):
+                continue
+            if ("exception" in md or "writing_ended" not in md
+                    or not lineage_matches(md.get("lineage", {}), key.lineage,
+                                           tuple(fuzzy_for), tuple(fuzzy_for_options))):
+                continue
+            self.log.warning(f"Fuzzy match for {key}: using {name}, made with another lineage")
+            return self.backends[0], folder
+        raise DataNotAvailable(f"{key} is not stored in {self.path}, not even with another "
+                               f"lineage differing only in {tuple(fuzzy_for)} / "
+                               f"{tuple(fuzzy_for_options)}")
 
     def saver(self, key, metadata, replace=False):
         """A FileSaver for key. Complete data already stored is kept (the saver then writes
@@ -396,6 +450,9 @@ class DataDirectory(StorageFrontend):
         return md, size
 
 
-__all__ = ["DataDirectory", "FileSystemBackend", "FileSaver", "dirname_to_prefix",
-           "metadata_path", "parse_dtype", "file_problems", "chunk_filename", "TEMP_SUFFIX",
-           "REPLACED_MARK"]
+# strax's spelling of the name, which strax-style code imports
+FileSytemBackend = FileSystemBackend
+
+__all__ = ["DataDirectory", "FileSystemBackend", "FileSytemBackend", "FileSaver",
+           "dirname_to_prefix", "metadata_path", "parse_dtype", "file_problems",
+           "chunk_filename", "TEMP_SUFFIX", "REPLACED_MARK"]
