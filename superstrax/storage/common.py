@@ -255,6 +255,18 @@ def _nothing(self, *args, **kwargs):
     return None
 
 
+class KeptDataSaver(Saver):
+    """The saver of a key whose complete data is already stored and is kept: it writes
+    nothing (a strax-style frontend's saver without replace=True)."""
+
+    passive = True
+
+    def _save_chunk(self, data, chunk_i):
+        return "", 0
+
+    _write_metadata = _finish = _discard = _nothing
+
+
 class StorageBackend(ABC):
     """Reads and writes the data of backend keys (for files: folder paths).
 
@@ -551,8 +563,8 @@ class StorageFrontend(ABC):
             return self._writable(key) if write else self._find(key)
         fuzzy = dict(allow_incomplete=allow_incomplete, fuzzy_for=tuple(fuzzy_for),
                      fuzzy_for_options=tuple(fuzzy_for_options))
-        if write and self.overwrite != "always":
-            # strax: complete data is never replaced, unless overwrite='always'
+        if write:
+            # strax: find(write=True) never points at complete data (see saver for replacing)
             try:
                 at = self.find(key, **fuzzy)
             except DataNotAvailable:
@@ -612,10 +624,24 @@ class StorageFrontend(ABC):
     def saver(self, key: "DataKey", metadata: dict, replace: bool = False, **kwargs) -> "Saver":
         """A Saver for key; complete data stored under key is kept unless replace=True
         (extra keyword arguments go to a strax-style backend's _saver)."""
-        backend, backend_key = self._locate(key, write=True)
-        if replace:
-            kwargs["replace"] = True
-        return backend.saver(backend_key, metadata, **kwargs)
+        if not type(self)._strax_find:
+            backend, backend_key = self._locate(key, write=True)
+            if replace:
+                kwargs["replace"] = True
+            return backend.saver(backend_key, metadata, **kwargs)
+        if not replace:
+            if self.is_stored(key):
+                return KeptDataSaver(metadata)
+            name, backend_key = self.find(key, write=True)
+        else:
+            # strax's find(write=True) refuses complete data; replacing asks _find directly
+            if not self.can_write(key):
+                raise DataNotAvailable(f"{self!r} cannot write {key}")
+            name, backend_key = self._find(key, True, allow_incomplete=False, fuzzy_for=(),
+                                           fuzzy_for_options=())
+        saver = self._get_backend(name).saver(backend_key, metadata, **kwargs)
+        saver.replace = replace     # a strax-style saver may read it when it closes
+        return saver
 
     def remove(self, key: "DataKey") -> None:
         """Forget key's data (strax: frontends that can, implement it)."""
