@@ -49,6 +49,7 @@ from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, 
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
 from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend
 from .storage.strax_style import StorageType
+from .storage.common import MongoFrontend
 from .runs.superruns import SubrunSpec
 from . import superruns  # noqa: F401 (sx.superruns, its old home, stays an attribute)
 from .context import Context
@@ -65,7 +66,7 @@ __all__ = [
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
-    "StorageType",
+    "StorageType", "MongoFrontend",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

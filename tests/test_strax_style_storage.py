@@ -292,5 +292,11 @@ def test_storage_type_values_are_stricts_and_mongo_is_refused_clearly():
     assert {t.name: int(t) for t in sx.StorageType} == {
         "MEMORY": 0, "LOCAL": 1, "ONLINE": 2, "COMPRESSED": 3, "REMOTE": 4, "TAPE": 10}
     assert sx.DataDirectory.storage_type == sx.StorageType.LOCAL
-    with pytest.raises(ImportError, match="not provide strax.storage.mongo"):
+    with pytest.raises(ImportError, match="does not provide strax's MongoDB"):
         import superstrax.storage.mongo  # noqa: F401
+
+    class OnlineStyle(sx.MongoFrontend):      # straxen's OnlineMonitor subclasses it
+        pass
+
+    with pytest.raises(ImportError, match="not implemented"):
+        OnlineStyle(take_only="online_peak_monitor")

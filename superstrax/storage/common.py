@@ -17,7 +17,8 @@ from ..errors import (ChunkError, DataCorrupted, DataExistsError, DataNotAvailab
 from ..hashing import deterministic_hash
 from ..kernels import endtimes
 from ..naming import is_superrun_id
-from .strax_style import StorageType, finds_strax_style, logger_for, saves_strax_style
+from .strax_style import (MONGO_MESSAGE, MongoStorageNotProvided, StorageType, finds_strax_style,
+                          logger_for, saves_strax_style)
 
 
 class DataKey:
@@ -709,6 +710,17 @@ class StorageFrontend(ABC):
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+class MongoFrontend(StorageFrontend):
+    """A name only: strax's MongoDB data storage is not provided. Code that subclasses it
+    (straxen's OnlineMonitor) imports; making one raises MongoStorageNotProvided."""
+
+    def __init__(self, *args, **kwargs):
+        raise MongoStorageNotProvided(MONGO_MESSAGE)
+
+    def _find(self, key, write, allow_incomplete, fuzzy_for, fuzzy_for_options):
+        raise DataNotAvailable(MONGO_MESSAGE)
 
 
 def _announcing_changes(write):

@@ -84,3 +84,14 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+class MongoStorageNotProvided(ImportError):
+    """strax's MongoDB data storage (MongoFrontend) is not part of superstrax."""
+
+
+MONGO_MESSAGE = (
+    "superstrax does not provide strax's MongoDB data storage (MongoFrontend, MongoBackend, "
+    "MongoSaver; strax.storage.mongo): it is not implemented. Keep such data in a "
+    "DataDirectory, or subclass superstrax.StorageFrontend/StorageBackend for your server "
+    "(docs/internals.md, 'How to add a frontend').")
