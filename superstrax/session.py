@@ -119,7 +119,9 @@ class Session:
                 yield fe
 
     def find_frontend(self, key: DataKey) -> StorageFrontend | None:
-        for fe in self.frontends_for(key):
+        # As strax: the nearest storage first (storage_type: MEMORY < LOCAL < ... < TAPE),
+        # in the order given among equals.
+        for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type):
             if fe.is_stored(key):
                 return fe
         return None

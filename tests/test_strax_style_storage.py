@@ -300,3 +300,15 @@ def test_storage_type_values_are_stricts_and_mongo_is_refused_clearly():
 
     with pytest.raises(ImportError, match="not implemented"):
         OnlineStyle(take_only="online_peak_monitor")
+
+
+def test_stored_data_is_loaded_from_the_nearest_storage_type(tmp_path):
+    far = sx.DataDirectory(tmp_path / "far")
+    far.storage_type = sx.StorageType.REMOTE          # strax's tests set it per instance
+    near = sx.DataDirectory(tmp_path / "near")
+    # n_chunks is untracked: the same key holds 4 chunks far away and 2 nearby
+    _context(far, n_chunks=4).make("1", "records")
+    _context(near, n_chunks=2).make("1", "records")
+    st = _context(far, near, forbid_creation_of=("records",))
+    assert len(st.get_metadata("1", "records")["chunks"]) == 2
+    assert len(st.get_array("1", "records")) == 2 * 10
