@@ -13,7 +13,8 @@ LAYERS = (
     ("plugins", ("plugins",)),
     ("storage", ("storage", "io", "constants")),
     ("runs", ("runs", "lineage")),
-    ("engine", ("session", "planning", "executor", "loading", "parallel")),
+    ("engine", ("session", "planning", "executor", "loading", "parallel", "inspection",
+                "sources")),
     ("facade", ("context",)),
     ("tools", ("cli", "verification", "testutils", "testing")),
     # the package itself, and old module paths kept as aliases of moved modules

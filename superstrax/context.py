@@ -2,18 +2,20 @@
 lineage, planning, the executor, superruns and the run registry together."""
 import copy
 import fnmatch
+import logging
 import warnings
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from . import config as cfg
-from . import loading, output, runs
+from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
 from .errors import InvalidConfiguration, PluginError
 from .naming import check_no_dash
-from .options import (ACCEPTED_GET_KWARGS, CONTEXT_OPTIONS, NO_EFFECT_OPTIONS,
-                      split_call_arguments)
+from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
+                      NO_EFFECT_OPTIONS, split_call_arguments)
 from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
 from .progress import make_bar
@@ -24,13 +26,29 @@ from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
 class Context:
     """Plugins, configuration and storage of one analysis."""
 
+    # strax's logger (name 'strax'), so filters and levels set for strax apply.
+    log = logging.getLogger("strax")
+    # The last scan_runs/select_runs table (None before the first), as in strax.
+    runs = None
+    # Context options as Option objects. strax.takes_config(Option(...))(Context) adds one,
+    # which set_context_config then accepts (it does nothing in superstrax itself; code that
+    # added it reads it from context_config).
+    takes_config = MappingProxyType({
+        s.name: cfg.Option(s.name, default=s.default, help=s.help) for s in CONTEXT_SETTINGS})
+
+    @classmethod
+    def add_method(cls, f):
+        """Add the function f to Context as a method of its name (a decorator, as in strax)."""
+        setattr(cls, f.__name__, f)
+        return f
+
     def __init__(self, storage=None, config=None, register=None, register_all=None,
                  **context_config):
         if storage is None:
             storage = []
         elif not isinstance(storage, (list, tuple)):
             storage = [storage]
-        self._session = Session(list(storage), {}, dict(CONTEXT_OPTIONS), {})
+        self._session = Session(list(storage), {}, self._option_defaults(), {})
         self.set_context_config(context_config)
         if config:
             # Plugins are registered after their options are set (per-run defaults need
@@ -68,6 +86,16 @@ class Context:
     def _changed(self):
         self._session.changed()
 
+    @classmethod
+    def _option_defaults(cls) -> dict:
+        defaults = {}
+        for name, opt in cls.takes_config.items():
+            default = opt.default
+            if default is cfg.OMITTED and opt.default_factory is not cfg.OMITTED:
+                default = opt.default_factory()
+            defaults[name] = None if default is cfg.OMITTED else default
+        return defaults
+
     def _known_options(self):
         names = set()
         for cls in self._plugin_class_registry.values():
@@ -103,14 +131,16 @@ class Context:
         """Set context options (see CONTEXT_OPTIONS), e.g. {'write_superruns': True}."""
         context_config = dict(context_config or {})
         if mode == "replace":
-            self.context_config = dict(CONTEXT_OPTIONS)
+            self.context_config = self._option_defaults()
+        known = type(self).takes_config
         for k, v in context_config.items():
             if k in NO_EFFECT_OPTIONS:
-                warnings.warn(f"Context option {k!r} is accepted for strax compatibility but has "
-                              f"no effect in superstrax", UserWarning, stacklevel=2)
-            elif k not in CONTEXT_OPTIONS:
+                if v != self.context_config.get(k):
+                    warnings.warn(f"Context option {k!r} is accepted for strax compatibility "
+                                  f"but has no effect in superstrax", UserWarning, stacklevel=2)
+            elif k not in known:
                 warnings.warn(f"Unknown context option {k!r}; it will do nothing. Known options: "
-                              f"{sorted(CONTEXT_OPTIONS)}", UserWarning, stacklevel=2)
+                              f"{sorted(known)}", UserWarning, stacklevel=2)
                 continue
             if mode == "setdefault":
                 self.context_config.setdefault(k, v)
@@ -195,8 +225,9 @@ class Context:
         for plugin_class in plugin_classes_in(module):
             self.register(plugin_class)
 
-    def get_single_plugin(self, run_id, data_type):
+    def get_single_plugin(self, run_id, data_type, chunk_number=None):
         run_id = str(run_id)
+        self.get_save_when(data_type)
         return self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
 
     def provided_dtypes(self):
@@ -213,21 +244,86 @@ class Context:
                          "Comment": field[2] if len(field) > 2 else ""})
         return pd.DataFrame(rows, columns=["Field name", "Data type", "Comment"])
 
-    def search_field(self, pattern, show=True):
-        """Data types with fields matching a glob pattern: {data_type: [fields]}."""
-        found = {}
-        for d in sorted(self._plugin_class_registry):
-            try:
-                dtype = self.get_single_plugin("0", d).dtype_for(d)
-            except Exception:   # a plugin that cannot be set up for run 0 is skipped
-                continue
-            hits = [n for n in dtype.names if fnmatch.fnmatch(n, pattern)]
-            if hits:
-                found[d] = hits
-        if show:
-            for d, hits in found.items():
-                print(f"{d}: {', '.join(hits)}")
-        return found
+    def search_field(self, pattern, include_code_usage=True, return_matches=False):
+        """Which data types have fields matching a glob pattern, and which plugin methods
+        mention them. Printed, or returned as ({field: [(data type, plugin class)]},
+        {field: ['Class.method']}) with return_matches=True."""
+        fields, code = inspection.search_field(self._session, pattern, include_code_usage)
+        if return_matches:
+            return fields, code
+        inspection.print_search(fields, code)
+
+    def search_field_usage(self, search_string, plugin=None):
+        """'Class.method' of each plugin method whose source mentions search_string."""
+        classes = inspection._classes(self._session) if plugin is None else \
+            [p if isinstance(p, type) else type(p)
+             for p in (plugin if isinstance(plugin, (list, tuple)) else [plugin])]
+        return inspection.field_usage(classes, search_string)
+
+    def data_itemsize(self, data_type):
+        """Bytes of one row of data_type."""
+        return self._get_plugins((data_type,), "0")[data_type].dtype_for(data_type).itemsize
+
+    # --- the plugin tree (no data needed) ----------------------------------------------------
+    tree = property(lambda self: inspection.tree(self._session),
+                    doc="{data type: [data types it is made from]}")
+    inversed_tree = property(lambda self: inspection.inversed_tree(self._session),
+                             doc="{data type: [data types made from it]}")
+    root_data_types = property(lambda self: inspection.root_data_types(self._session),
+                               doc="Data types made from nothing")
+    tree_levels = property(lambda self: inspection.tree_levels(self._session),
+                           doc="{False: levels by longest path, True: by shortest}; per data "
+                               "type its level, class, index and order")
+
+    def get_dependencies(self, data_type):
+        """Every data type data_type is made from (a set)."""
+        return inspection.get_dependencies(self._session, data_type)
+
+    def get_data_kinds(self):
+        """({data kind: [data types]}, {data type: data kind})."""
+        return inspection.get_data_kinds(self._session)
+
+    def get_save_when(self, target):
+        """The save rule of target's plugin for target; ValueError if it is not a SaveWhen."""
+        return inspection.get_save_when(self._session, target)
+
+    def check_superrun(self):
+        """ValueError if a plugin without allow_superrun is made from one with it."""
+        inspection.check_superrun(self._session)
+
+    def _get_plugins(self, targets, run_id, chunk_number=None):
+        """{data type: set-up plugin} for targets and what they are made from."""
+        return inspection.get_plugins(self._session, targets, run_id)
+
+    def _context_hash(self):
+        """Hash of config and plugin versions: the key of _fixed_plugin_cache."""
+        return inspection.context_hash(self._session)
+
+    @property
+    def _fixed_plugin_cache(self):
+        """strax's {context hash: {data type: plugin}} (plugins made on first read).
+        Assigning None forgets the plugins made so far."""
+        return inspection.FixedPluginCache(self._session)
+
+    @_fixed_plugin_cache.setter
+    def _fixed_plugin_cache(self, value):
+        if value is not None:
+            raise ValueError("_fixed_plugin_cache can only be reset (set to None)")
+        self._session.plugin_instances.clear()
+
+    def purge_unused_configs(self):
+        """Drop options from config that no registered plugin takes (nor free_options)."""
+        for k in inspection.unused_options(self._session):
+            self.log.warning(f"Option {k} purged from the config: no plugin uses it")
+            del self.config[k]
+        self._changed()
+
+    def deregister_plugins_with_missing_dependencies(self):
+        """Deregister plugins made from data no registered plugin provides."""
+        for d in inspection.plugins_with_missing_dependencies(self._session):
+            self.log.info(f"Deregister {d}")
+            del self._plugin_class_registry[d]
+        self._changed()
 
     # --- lineage and keys ----------------------------------------------------------------------
     def lineage(self, run_id, data_type):
@@ -249,6 +345,90 @@ class Context:
         return self._session.get_meta(run_id, target)
 
     get_metadata = get_meta
+
+    def size_mb(self, run_id, target):
+        """Megabytes the stored target of run_id takes in memory."""
+        return sources.size_mb(self._session, run_id, target)
+
+    @property
+    def _find_options(self):
+        """strax's find() options from the context (fuzzy matching is not done here)."""
+        return {k: self.context_config.get(k) for k in
+                ("fuzzy_for", "fuzzy_for_options", "allow_incomplete")}
+
+    def _is_stored_in_sf(self, run_id, target, storage_frontend, chunk_number=None,
+                         combining=False):
+        return sources.is_stored_in(self._session, run_id, target, storage_frontend,
+                                    combining=combining)
+
+    def get_source_sf(self, run_id, target, should_exist=False, chunk_number=None):
+        """The frontends holding target (several targets: those holding all of them)."""
+        return sources.source_frontends(self._session, run_id, target, should_exist)
+
+    def stored_dependencies(self, run_id, target, check_forbidden=True, _targets_stored=None):
+        """{data type: stored?} of what target(s) would be made from; DataNotAvailable if
+        they cannot be made."""
+        return sources.stored_dependencies(self._session, run_id, target, check_forbidden,
+                                           _targets_stored)
+
+    def get_source(self, run_id, target, check_forbidden=True):
+        """The stored data types target would be made from, or None if it cannot be made."""
+        return sources.get_source(self._session, run_id, target, check_forbidden)
+
+    def available_for_run(self, run_id, include_targets=None, exclude_targets=None,
+                          pattern_type="fnmatch"):
+        """A DataFrame (target, is_stored) of the data types of run_id that are ever saved."""
+        return sources.available_for_run(self._session, run_id, include_targets,
+                                         exclude_targets, pattern_type)
+
+    def keys_for_runs(self, target, run_ids):
+        """The DataKeys of target for each of run_ids."""
+        return sources.keys_for_runs(self._session, target, run_ids)
+
+    def compare_metadata(self, data1, data2, return_results=False):
+        """Compare two data's metadata (or lineages when either is not stored). Each is a
+        (run_id, data_type) pair, a metadata dict or a metadata JSON file's path. Prints the
+        differences, or returns {metadata1, lineage1, metadata2, lineage2}."""
+        md1, lin1 = sources.metadata_and_lineage(self._session, data1)
+        md2, lin2 = sources.metadata_and_lineage(self._session, data2)
+        if return_results:
+            return {"metadata1": md1, "lineage1": lin1, "metadata2": md2, "lineage2": lin2}
+        if md1 is not None and md2 is not None:
+            diff = sources.differences(md1, md2)
+        else:
+            diff = sources.differences({"lineage": lin1}, {"lineage": lin2})
+        print("\n".join(diff) if diff else "No differences")
+
+    def copy_to_frontend(self, run_id, target, target_frontend_id=None,
+                         target_compressor=None, rechunk=False, rechunk_to_mb=None):
+        """Copy stored target of run_id to the frontend at index target_frontend_id of storage
+        (default: every other writable frontend lacking it), optionally recompressed and
+        rechunked."""
+        key = self.key_for(run_id, target)
+        if target_frontend_id is None:
+            targets = [fe for fe in self.storage if not fe.readonly and not fe.is_stored(key)]
+        else:
+            targets = [self.storage[target_frontend_id]]
+        if not targets:
+            self.log.info(f"{key}: no writable frontend lacks it, nothing copied")
+        for fe in targets:
+            sources.copy_to_frontend(self._session, run_id, target, fe, target_compressor,
+                                     rechunk, rechunk_to_mb)
+
+    def to_absolute_time_range(self, run_id, targets=None, time_range=None, seconds_range=None,
+                               time_within=None, full_range=None):
+        """(start, end) in ns since the epoch from one way of giving a time range."""
+        return sources.to_absolute_time_range(self._session, run_id, targets, time_range,
+                                              seconds_range, time_within, full_range)
+
+    def accumulate(self, run_id, targets, fields=None, function=None,
+                   store_first_for_others=True, function_takes_fields=False, **kwargs):
+        """Sums of fields (or of function(chunk data)) over the chunks get_iter gives, with
+        start, end, n_chunks and n_rows. Takes get_iter's arguments."""
+        if kwargs.get("allow_multiple"):
+            raise ValueError("accumulate cannot take allow_multiple")
+        return sources.accumulate(self.get_iter(run_id, targets, **kwargs), fields, function,
+                                  store_first_for_others, function_takes_fields)
 
     # --- runs and superruns --------------------------------------------------------------------
     def run_metadata(self, run_id, projection=None):
@@ -274,7 +454,8 @@ class Context:
 
     def scan_runs(self, store_fields=()):
         fields = tuple(store_fields) + tuple(self.context_config.get("store_run_fields") or ())
-        return self._session.runs.scan(fields)
+        self.runs = self._session.runs.scan(fields)
+        return self.runs
 
     def select_runs(self, run_mode=None, run_id=None, include_tags=None, exclude_tags=None,
                     available=(), pattern_type="fnmatch", store_fields=(), progress_bar=None,
@@ -293,6 +474,7 @@ class Context:
             df[col] = self._availability(df["name"].tolist(), target, progress_bar)
             if target in available:
                 df = df[df[col]].reset_index(drop=True)
+        self.runs = df
         return df
 
     def _availability(self, names, target, progress_bar=None):

@@ -96,3 +96,11 @@ class RunsFailed(SuperstraxError):
 
     def __reduce__(self):
         return (type(self), (self.failures, self.targets, self.done))
+
+
+class UnknownDataType(DataNotAvailable, KeyError):
+    """No registered plugin provides the data type. A KeyError too, as strax's registry
+    lookup raises one."""
+
+    def __str__(self):  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""

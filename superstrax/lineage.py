@@ -4,7 +4,8 @@ Lineages are cached. When no option in a data type's dependency tree can depend 
 id, one lineage serves every run; otherwise it is resolved per run (per subrun for superruns).
 """
 from . import config as cfg
-from .errors import DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable
+from .errors import (DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable,
+                     UnknownDataType)
 from .hashing import deterministic_hash
 from .naming import is_superrun_id  # noqa: F401 (its old home; kept for importers)
 from .validation import check_acyclic
@@ -31,7 +32,7 @@ class LineageResolver:
         except KeyError:
             known = ", ".join(sorted(self.registry)) or "none"
             where = f" for run {run_id}" if run_id is not None else ""
-            raise DataNotAvailable(
+            raise UnknownDataType(
                 f"No plugin provides '{data_type}'{where}. Registered data types: {known}. "
                 f"Register the plugin that provides it with st.register(...)") from None
 

@@ -40,16 +40,21 @@ CONTEXT_SETTINGS = (
     Setting("progress_bar", True, "Show a progress bar while loading or making"),
     Setting("executor", None, "A dask distributed.Client (or concurrent.futures.Executor) that "
             "make() sends one task per run to (see README, processing many runs)"),
-) + tuple(Setting(name, None, "strax executor setting; superstrax has no use for it",
+) + tuple(Setting(name, default, "strax executor setting; superstrax has no use for it",
                   effect=False)
-          for name in ("fuzzy_for", "fuzzy_for_options", "allow_incomplete", "max_messages",
-                       "timeout", "allow_multiprocess", "allow_shm", "allow_lazy",
-                       "saver_timeout", "use_parallel_plugins", "deep_copy"))
+          for name, default in (
+              ("fuzzy_for", ()), ("fuzzy_for_options", ()), ("allow_incomplete", False),
+              ("max_messages", 4), ("timeout", 24 * 3600), ("allow_multiprocess", False),
+              ("allow_shm", False), ("allow_lazy", True), ("saver_timeout", 900),
+              ("use_parallel_plugins", False), ("deep_copy", False)))
 
 # The context options that do something, with their defaults.
 CONTEXT_OPTIONS = {s.name: s.default for s in CONTEXT_SETTINGS if s.effect}
 # Accepted for strax compatibility; a warning says they change nothing.
 NO_EFFECT_OPTIONS = frozenset(s.name for s in CONTEXT_SETTINGS if not s.effect)
+# What a new context's context_config holds: every option, with strax's defaults for those
+# that do nothing here (code written for strax reads them, e.g. context_config['timeout']).
+ALL_CONTEXT_DEFAULTS = {s.name: s.default for s in CONTEXT_SETTINGS}
 
 CALL_SETTINGS = (
     Setting("save", (), "Data types to store besides those their plugins save anyway"),

@@ -35,6 +35,8 @@ class Session:
         self.plugins = plugins
         self.runs = RunRegistry(self, documents)
         self._lineages = None
+        # plugin instances for run '0' by context hash (inspection.FixedPluginCache)
+        self.plugin_instances: dict = {}
 
     def derived(self, storage, config, context_config, plugins) -> "Session":
         """A session for another context that shares what is known of run documents."""
@@ -43,6 +45,7 @@ class Session:
     def changed(self) -> None:
         """Plugins, config, options or definitions changed: drop what was derived from them."""
         self._lineages = None
+        self.plugin_instances.clear()
         self.runs.forget()
 
     def option(self, name: str):

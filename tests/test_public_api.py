@@ -66,4 +66,7 @@ def test_every_context_option_and_call_argument_is_listed_with_help():
 
 
 def test_a_context_starts_with_the_declared_defaults():
-    assert sx.Context().context_config == options.CONTEXT_OPTIONS
+    # every option, those that do nothing here with strax's defaults (strax code reads them)
+    assert sx.Context().context_config == options.ALL_CONTEXT_DEFAULTS
+    assert set(options.CONTEXT_OPTIONS) | options.NO_EFFECT_OPTIONS == \
+        set(options.ALL_CONTEXT_DEFAULTS)

@@ -1,0 +1,221 @@
+"""Where data of a run is, or can be made from: stored dependencies, source frontends,
+availability per data type, keys for many runs, sizes, and a few whole-run reductions
+(accumulate, metadata comparison, copying stored data to another frontend). The Context's
+get_source, stored_dependencies, available_for_run, copy_to_frontend ... forward here."""
+import fnmatch
+import json
+import re
+
+import numpy as np
+import pandas as pd
+
+from . import inspection, loading
+from .chunk import Rechunker
+from .errors import DataNotAvailable
+from .plugins.base import SaveWhen
+
+
+def _as_tuple(x) -> tuple:
+    return (x,) if isinstance(x, str) else tuple(x)
+
+
+def stored_dependencies(session, run_id, target, check_forbidden=True, _found=None) -> dict:
+    """{data type: stored?} of target(s) and what they are made from, walking down only below
+    data that is not stored. DataNotAvailable when a branch reaches data that is neither stored
+    nor can be made (a source, or forbidden by forbid_creation_of with check_forbidden)."""
+    found = {} if _found is None else _found
+    forbidden = set(_as_tuple(session.option("forbid_creation_of") or ()))
+    for t in _as_tuple(target):
+        if t in found:
+            continue
+        found[t] = session.is_stored(run_id, t)
+        if found[t]:
+            continue
+        deps = inspection.depends_on(session.plugin_class(t))
+        if not deps:
+            raise DataNotAvailable(f"{t} of run {run_id} is not stored, and it is made from "
+                                   f"nothing (a source): store it first")
+        if check_forbidden and t in forbidden:
+            raise DataNotAvailable(f"{t} of run {run_id} is not stored and forbid_creation_of "
+                                   f"forbids making it; pass check_forbidden=False to ignore")
+        stored_dependencies(session, run_id, deps, check_forbidden, found)
+    return found
+
+
+def get_source(session, run_id, target, check_forbidden=True):
+    """The stored data types target(s) would be made from (a set), or None if it cannot be."""
+    try:
+        found = stored_dependencies(session, run_id, target, check_forbidden)
+    except DataNotAvailable:
+        return None
+    return {d for d, stored in found.items() if stored}
+
+
+def is_stored_in(session, run_id, target, frontend, combining=False) -> bool:
+    return frontend.is_stored(session.key_for(run_id, target, combining=combining))
+
+
+def source_frontends(session, run_id, target, should_exist=False) -> list:
+    """The frontends holding target of run_id (for several targets: those holding all)."""
+    targets = _as_tuple(target)
+    if not targets:
+        raise ValueError("get_source_sf needs at least one data type")
+    result = [fe for fe in session.storage
+              if all(is_stored_in(session, run_id, t, fe) for t in targets)]
+    if should_exist and not result:
+        raise DataNotAvailable(f"{', '.join(targets)} of run {run_id} is in no frontend")
+    return result
+
+
+def _matches(name, patterns, pattern_type) -> bool:
+    for p in _as_tuple(patterns):
+        if (re.match(p, name) if pattern_type == "re" else fnmatch.fnmatch(name, p)):
+            return True
+    return False
+
+
+def available_for_run(session, run_id, include_targets=None, exclude_targets=None,
+                      pattern_type="fnmatch") -> pd.DataFrame:
+    """A DataFrame (target, is_stored) of the data types of one run that are ever saved."""
+    if not isinstance(run_id, str):
+        raise ValueError(f"available_for_run takes one run id (a str), got {run_id!r}")
+    if pattern_type not in ("fnmatch", "re"):
+        raise ValueError(f"pattern_type must be 'fnmatch' or 're', got {pattern_type!r}")
+    rows = {"target": [], "is_stored": []}
+    for target in session.plugins:
+        if inspection.get_save_when(session, target) == SaveWhen.NEVER:
+            continue
+        if exclude_targets and _matches(target, exclude_targets, pattern_type):
+            continue
+        if include_targets and not _matches(target, include_targets, pattern_type):
+            continue
+        rows["target"].append(target)
+        rows["is_stored"].append(session.is_stored(run_id, target))
+    return pd.DataFrame(rows)
+
+
+def keys_for_runs(session, target, run_ids) -> list:
+    """The DataKeys of target for each run (lineages are resolved once unless options can
+    depend on the run)."""
+    return [session.key_for(r, target) for r in _as_tuple(run_ids)]
+
+
+def size_mb(session, run_id, target) -> float:
+    """Megabytes the stored data takes in memory (its chunks' nbytes)."""
+    return sum(c["nbytes"] for c in session.get_meta(run_id, target)["chunks"]) / 1e6
+
+
+def to_absolute_time_range(session, run_id, targets=None, time_range=None, seconds_range=None,
+                           time_within=None, full_range=None):
+    """(start, end) in ns since the epoch for one of the ways of giving a time range (None if
+    none is given)."""
+    given = sum(x is not None for x in (time_range, seconds_range, time_within, full_range))
+    if given > 1:
+        raise ValueError("Give at most one of time_range, seconds_range, time_within and "
+                         "full_range")
+    if full_range:
+        return loading.estimate_run_start_and_end(session, run_id, targets)
+    return loading.absolute_time_range(session, run_id, targets, time_range=time_range,
+                                       seconds_range=seconds_range, time_within=time_within)
+
+
+def accumulate(chunks, fields=None, function=None, store_first_for_others=True,
+               function_takes_fields=False) -> dict:
+    """Sums over chunks: per field (of function(data) when given, a record array or dict), or
+    'result' (when it gives a scalar or flat array); plus start, end, n_chunks, n_rows and the
+    first value of each field not summed (store_first_for_others)."""
+    fields = None if fields is None else _as_tuple(fields)
+    result = {"n_rows": 0}
+    n_chunks, seen = 0, False
+    for chunk in chunks:
+        data = chunk.data
+        if n_chunks == 0:
+            result["start"] = chunk.start
+            if fields is None:
+                fields = tuple(n for n in data.dtype.names if n not in ("time", "endtime"))
+        if store_first_for_others and not seen and len(data):
+            for name in data.dtype.names:
+                if name not in fields:
+                    result[name] = data[0][name]
+            seen = True
+        result["end"] = chunk.end
+        result["n_rows"] += len(data)
+        if function is not None:
+            data = function(data, fields) if function_takes_fields else function(data)
+        if data is None:
+            pass
+        elif isinstance(data, dict) or (isinstance(data, np.ndarray) and data.dtype.names):
+            for f in fields:
+                result[f] = result.get(f, 0) + np.sum(data[f], axis=0)
+        else:
+            result["result"] = result.get("result", 0) + np.sum(data, axis=0)
+        n_chunks += 1
+    result["n_chunks"] = n_chunks
+    return result
+
+
+def _lists(x):
+    """Tuples as lists, recursively (a lineage read back from JSON has lists)."""
+    if isinstance(x, (list, tuple)):
+        return [_lists(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _lists(v) for k, v in x.items()}
+    return x
+
+
+def metadata_and_lineage(session, data):
+    """(metadata or None, lineage) of (run_id, data type), a metadata dict or a JSON path."""
+    if isinstance(data, (tuple, list)):
+        run_id, target = data
+        if session.is_stored(run_id, target):
+            md = session.get_meta(run_id, target)
+            return md, _lists(md["lineage"])
+        return None, _lists(session.key_for(run_id, target).lineage)
+    if isinstance(data, str):
+        with open(data) as f:
+            data = json.load(f)
+    if isinstance(data, dict):
+        return data, _lists(data["lineage"])
+    raise ValueError(f"compare_metadata takes (run_id, data_type), a metadata dict or the "
+                     f"path of a metadata JSON file, got {data!r}")
+
+
+def differences(a, b, path="") -> list:
+    """Lines naming each key whose value differs between two nested dicts."""
+    out = []
+    for k in sorted(set(a) | set(b), key=str):
+        where = f"{path}.{k}" if path else str(k)
+        if k not in a or k not in b:
+            out.append(f"{where}: only in {'first' if k in a else 'second'}")
+        elif isinstance(a[k], dict) and isinstance(b[k], dict):
+            out.extend(differences(a[k], b[k], where))
+        elif a[k] != b[k]:
+            out.append(f"{where}: {a[k]!r} != {b[k]!r}")
+    return out
+
+
+def copy_to_frontend(session, run_id, target, frontend, target_compressor=None,
+                     rechunk=False, rechunk_to_mb=None) -> None:
+    """Copy stored data of target to frontend (optionally recompressed and rechunked),
+    chunk by chunk, written under a temporary name until complete."""
+    key = session.key_for(run_id, target)
+    source = session.find_frontend(key)
+    if source is None:
+        raise DataNotAvailable(f"{key} is not stored, so it cannot be copied; make it first")
+    md = dict(source.get_metadata(key))
+    md.pop("chunks", None)
+    if target_compressor is not None:
+        md["compressor"] = target_compressor
+    saver = frontend.saver(key, md)
+    rechunker = Rechunker(rechunk_to_mb or md.get("chunk_target_size_mb", 200)) \
+        if rechunk else None
+    try:
+        for chunk in source.loader(key):
+            for out in (rechunker.receive(chunk) if rechunker else [chunk]):
+                saver.save(out)
+        for out in (rechunker.flush() if rechunker else []):
+            saver.save(out)
+    except BaseException as e:
+        saver.close(exception=e)
+        raise
+    saver.close()
