@@ -517,10 +517,12 @@ class Context:
         return (self.new_context(**settings) if settings else self), rest
 
     def get_components(self, run_id, targets=(), save=(), combining=False):
-        """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
+        """What loading targets of run_id would load, compute and save: an object with
+        loaders, plugins, savers and targets as strax's, and the plan (nothing is read)."""
         targets = (targets,) if isinstance(targets, str) else tuple(targets)
         save = (save,) if isinstance(save, str) else tuple(save)
-        return loading.plan(self._session, run_id, targets, save=save, combining=combining)
+        plan = loading.plan(self._session, run_id, targets, save=save, combining=combining)
+        return inspection.components(plan, targets)
 
     def estimate_run_start_and_end(self, run_id, targets=None):
         """(start, end) of a run in ns since the epoch, floored to whole seconds as strax does,

@@ -7,6 +7,7 @@ import inspect
 import types
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from .hashing import deterministic_hash
@@ -278,3 +279,48 @@ def print_search(fields: dict, code: dict) -> None:
         print()
         for f in functions:
             print(f"{name} is used in {f}")
+
+
+# --- what a plan loads, computes and saves ---------------------------------------------------------
+@dataclass
+class Components:
+    """A plan read as strax's tests read get_components: data types loaded from storage
+    (`loaders`, a superrun's chained subrun data counts as loaded), computed (`plugins`,
+    data type -> plugin instance) and saved (`savers`, data type -> [DataKey]); `plan` is
+    the plan itself."""
+    targets: tuple
+    plan: object
+    loaders: dict = field(default_factory=dict)
+    plugins: dict = field(default_factory=dict)
+    savers: dict = field(default_factory=dict)
+
+
+def components(plan, targets) -> Components:
+    # local import: planning's node classes, same layer
+    from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, OutputNode
+    result = Components(tuple(targets), plan)
+    seen, todo = set(), [plan]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, LoadNode):
+            result.loaders[node.data_type] = node.key
+            for copy in node.copies:
+                result.savers.setdefault(node.data_type, []).append(copy.key)
+        elif isinstance(node, ChainNode):
+            result.loaders[node.data_type] = node
+            if node.save is not None:
+                result.savers.setdefault(node.data_type, []).append(node.save.key)
+        elif isinstance(node, OutputNode):
+            todo.append(node.compute)
+        elif isinstance(node, ComputeNode):
+            for d in node.plugin.provides:
+                result.plugins[d] = node.plugin
+            for d, target in node.saves.items():
+                result.savers.setdefault(d, []).append(target.key)
+            todo.extend(node.inputs.values())
+        elif isinstance(node, MergeNode):
+            todo.extend(node.inputs.values())
+    return result

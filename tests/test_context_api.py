@@ -310,3 +310,17 @@ def test_compare_metadata(tmp_path, capsys):
     # not stored: lineages are compared
     st.compare_metadata((RUN, "peaks"), (RUN, "records"))
     assert "lineage.peaks" in capsys.readouterr().out
+
+
+def test_get_components_lists_loaders_plugins_and_savers(tmp_path):
+    st = make_context(tmp_path)
+    c = st.get_components(RUN, "peak_classification")
+    assert c.targets == ("peak_classification",) and c.loaders == {}
+    assert set(c.plugins) == {"records", "peaks", "peak_classification", "lone_hits"}
+    assert set(c.savers) == {"records", "peaks", "peak_classification", "lone_hits"}
+    st.make(RUN, "peaks")
+    c = st.get_components(RUN, "peak_classification")
+    assert set(c.loaders) == {"peaks"} and str(c.loaders["peaks"]) == str(st.key_for(RUN, "peaks"))
+    assert set(c.plugins) == {"peak_classification", "lone_hits"}
+    assert [str(k) for k in c.savers["peak_classification"]] == \
+        [str(st.key_for(RUN, "peak_classification"))]
