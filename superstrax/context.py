@@ -555,10 +555,13 @@ class Context:
         """One numpy array of targets for a run or a list of runs (then with a run_id field).
 
         Takes get_iter's arguments. With max_workers=N (or executor=) the runs, or a
-        superrun's subruns, that must be made are made in parallel first."""
+        superrun's subruns, that must be made are made in parallel first. ignore_errors=True
+        leaves out, with a warning, runs whose data is not available."""
+        ignore_errors = kwargs.pop("ignore_errors", False)
         ctx, kwargs = self._for_call(kwargs, "get_array")
         ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
-        return loading.get_array(ctx._session, run_id, targets, save=save, **kwargs)
+        return loading.get_array(ctx._session, run_id, targets, save=save,
+                                 ignore_errors=ignore_errors, **kwargs)
 
     def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """A pandas DataFrame of targets; fields holding arrays become columns of arrays.

@@ -10,7 +10,8 @@ import numpy as np
 
 from . import executor, output, validation
 from .runs import superruns
-from .errors import DataCorrupted, InvalidConfiguration, RunMetadataNotAvailable, SuperrunError
+from .errors import (DataCorrupted, DataNotAvailable, InvalidConfiguration,
+                     RunMetadataNotAvailable, SuperrunError)
 from .executor import Processor
 from .naming import is_superrun_id
 from .options import LOADING_ARGS, PER_ROW_OPTIONS
@@ -136,14 +137,25 @@ def loading_args(kwargs):
 
 def get_array(session, run_id, targets, save=(), **kwargs):
     """One array of targets; several runs get a run_id field. Whole stored data is decoded
-    straight into one preallocated array."""
+    straight into one preallocated array. ignore_errors=True leaves out (with a warning) the
+    runs of several whose data is not available."""
+    ignore_errors = kwargs.pop("ignore_errors", False)
     if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
         run_ids = [str(r) for r in run_id]
         width = max(len(r) for r in run_ids) if run_ids else 1
+        # several runs get a run_id field unless the caller said add_run_id_field=False
+        add_field = kwargs.pop("add_run_id_field", None) is not False
         arrays = []
         for r in run_ids:
-            a = get_array(session, r, targets, save=save, **kwargs)
-            if "run_id" not in (a.dtype.names or ()):
+            try:
+                a = get_array(session, r, targets, save=save, **kwargs)
+            except DataNotAvailable as e:
+                if not ignore_errors:
+                    raise
+                warnings.warn(f"Run {r} left out (ignore_errors=True): {e}", UserWarning,
+                              stacklevel=3)
+                continue
+            if add_field and "run_id" not in (a.dtype.names or ()):
                 a = output.add_run_id_field(a, r, width)
             arrays.append(a)
         return np.concatenate(arrays) if arrays else np.zeros(0)

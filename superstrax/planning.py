@@ -173,7 +173,7 @@ class Planner:
         forbidden = self.session.option("forbid_creation_of") or ()
         if isinstance(forbidden, str):
             forbidden = (forbidden,)
-        if data_type in forbidden:
+        if data_type in forbidden or "*" in forbidden:     # '*': nothing may be made (strax)
             raise DataNotAvailable(
                 f"{data_type} for run {run_id} is not stored, and the context forbids creating "
                 f"it (forbid_creation_of={tuple(forbidden)}). Make it with a context that may, "

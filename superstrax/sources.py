@@ -35,7 +35,7 @@ def stored_dependencies(session, run_id, target, check_forbidden=True, _found=No
         if not deps:
             raise DataNotAvailable(f"{t} of run {run_id} is not stored, and it is made from "
                                    f"nothing (a source): store it first")
-        if check_forbidden and t in forbidden:
+        if check_forbidden and (t in forbidden or "*" in forbidden):
             raise DataNotAvailable(f"{t} of run {run_id} is not stored and forbid_creation_of "
                                    f"forbids making it; pass check_forbidden=False to ignore")
         stored_dependencies(session, run_id, deps, check_forbidden, found)

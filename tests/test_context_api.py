@@ -324,3 +324,19 @@ def test_get_components_lists_loaders_plugins_and_savers(tmp_path):
     assert set(c.plugins) == {"peak_classification", "lone_hits"}
     assert [str(k) for k in c.savers["peak_classification"]] == \
         [str(st.key_for(RUN, "peak_classification"))]
+
+
+def test_get_array_of_several_runs_add_run_id_field_and_ignore_errors(tmp_path):
+    st = make_context(tmp_path, Records)
+    for r in ("1", "3"):
+        st.make(r, "records")
+    both = st.get_array(["1", "3"], "records")
+    assert set(both["run_id"]) == {"1", "3"}
+    plain = st.get_array(["1", "3"], "records", add_run_id_field=False)
+    assert "run_id" not in plain.dtype.names and len(plain) == len(both)
+    st.set_context_config({"forbid_creation_of": "*"})     # '*': nothing may be made
+    with pytest.raises(sx.DataNotAvailable):
+        st.get_array(["1", "2", "3"], "records")
+    with pytest.warns(UserWarning, match="Run 2 left out"):
+        some = st.get_array(["1", "2", "3"], "records", ignore_errors=True)
+    assert set(some["run_id"]) == {"1", "3"}
