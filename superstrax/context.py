@@ -389,31 +389,15 @@ class Context:
         """Compare two data's metadata (or lineages when either is not stored). Each is a
         (run_id, data_type) pair, a metadata dict or a metadata JSON file's path. Prints the
         differences, or returns {metadata1, lineage1, metadata2, lineage2}."""
-        md1, lin1 = sources.metadata_and_lineage(self._session, data1)
-        md2, lin2 = sources.metadata_and_lineage(self._session, data2)
-        if return_results:
-            return {"metadata1": md1, "lineage1": lin1, "metadata2": md2, "lineage2": lin2}
-        if md1 is not None and md2 is not None:
-            diff = sources.differences(md1, md2)
-        else:
-            diff = sources.differences({"lineage": lin1}, {"lineage": lin2})
-        print("\n".join(diff) if diff else "No differences")
+        return sources.compare_metadata(self._session, data1, data2, return_results)
 
     def copy_to_frontend(self, run_id, target, target_frontend_id=None,
                          target_compressor=None, rechunk=False, rechunk_to_mb=None):
         """Copy stored target of run_id to the frontend at index target_frontend_id of storage
         (default: every other writable frontend lacking it), optionally recompressed and
         rechunked."""
-        key = self.key_for(run_id, target)
-        if target_frontend_id is None:
-            targets = [fe for fe in self.storage if not fe.readonly and not fe.is_stored(key)]
-        else:
-            targets = [self.storage[target_frontend_id]]
-        if not targets:
-            self.log.info(f"{key}: no writable frontend lacks it, nothing copied")
-        for fe in targets:
-            sources.copy_to_frontend(self._session, run_id, target, fe, target_compressor,
-                                     rechunk, rechunk_to_mb)
+        sources.copy_to_frontends(self._session, run_id, target, target_frontend_id,
+                                  target_compressor, rechunk, rechunk_to_mb)
 
     def to_absolute_time_range(self, run_id, targets=None, time_range=None, seconds_range=None,
                                time_within=None, full_range=None):

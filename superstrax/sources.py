@@ -194,6 +194,34 @@ def differences(a, b, path="") -> list:
     return out
 
 
+def compare_metadata(session, data1, data2, return_results=False):
+    """The Context's compare_metadata: {metadata1, lineage1, metadata2, lineage2}, or the
+    differences printed (of the metadata when both are stored, else of the lineages)."""
+    md1, lin1 = metadata_and_lineage(session, data1)
+    md2, lin2 = metadata_and_lineage(session, data2)
+    if return_results:
+        return {"metadata1": md1, "lineage1": lin1, "metadata2": md2, "lineage2": lin2}
+    if md1 is not None and md2 is not None:
+        diff = differences(md1, md2)
+    else:
+        diff = differences({"lineage": lin1}, {"lineage": lin2})
+    print("\n".join(diff) if diff else "No differences")
+
+
+def copy_to_frontends(session, run_id, target, target_frontend_id=None,
+                      target_compressor=None, rechunk=False, rechunk_to_mb=None) -> list:
+    """Copy to storage[target_frontend_id], or (None) to every writable frontend lacking the
+    data; the frontends written to."""
+    key = session.key_for(run_id, target)
+    if target_frontend_id is None:
+        targets = [fe for fe in session.storage if not fe.readonly and not fe.is_stored(key)]
+    else:
+        targets = [session.storage[target_frontend_id]]
+    for fe in targets:
+        copy_to_frontend(session, run_id, target, fe, target_compressor, rechunk, rechunk_to_mb)
+    return targets
+
+
 def copy_to_frontend(session, run_id, target, frontend, target_compressor=None,
                      rechunk=False, rechunk_to_mb=None) -> None:
     """Copy stored data of target to frontend (optionally recompressed and rechunked),
