@@ -12,7 +12,7 @@ import pandas as pd
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
-from .errors import InvalidConfiguration, PluginError
+from .errors import InvalidArgument, InvalidConfiguration, PluginError
 from .naming import check_no_dash
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
@@ -494,6 +494,12 @@ class Context:
         it then runs in a temporary context made with new_context. Unknown arguments are
         reported at the caller's line and dropped.
         """
+        if kwargs.get("chunk_number") is not None:
+            # Silently loading every chunk would give wrong results: refuse instead.
+            raise InvalidArgument(
+                f"{where}(chunk_number=...): processing selected chunks under their own key "
+                f"is not supported by superstrax yet (and strax refuses it for superruns); "
+                f"load a time range instead (time_range=... or seconds_range=...)")
         settings, rest, unknown = split_call_arguments(kwargs)
         for k in unknown:
             warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",

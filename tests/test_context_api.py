@@ -13,9 +13,12 @@ RUN = "0"
 
 
 def make_context(tmp_path, *plugins, **options):
-    return sx.Context(storage=sx.DataDirectory(str(tmp_path / "data")),
-                      register=list(plugins) or [Records, Peaks, PeakClassification],
-                      config={"n_chunks": 4, "bonus_area": 0}, **options)
+    plugins = list(plugins) or [Records, Peaks, PeakClassification]
+    config = {"n_chunks": 4}
+    if Peaks in plugins:
+        config["bonus_area"] = 0    # else a per-run default, refused without use_per_run_defaults
+    return sx.Context(storage=sx.DataDirectory(str(tmp_path / "data")), register=plugins,
+                      config=config, **options)
 
 
 class CutPeaks(sx.Plugin):
@@ -279,7 +282,7 @@ def test_copy_to_frontend_recompressed_and_rechunked(tmp_path):
 
 def test_to_absolute_time_range(tmp_path):
     st = make_context(tmp_path)
-    assert st.to_absolute_time_range(RUN, time_range=(1.0, 3.5)) == (1, 3)
+    assert st.to_absolute_time_range(RUN, time_range=(1.0, 3)) == (1, 3)
     row = np.zeros(1, sx.interval_dtype)[0]
     row["time"], row["length"], row["dt"] = 10, 2, 3
     assert st.to_absolute_time_range(RUN, time_within=row) == (10, 16)
@@ -340,3 +343,12 @@ def test_get_array_of_several_runs_add_run_id_field_and_ignore_errors(tmp_path):
     with pytest.warns(UserWarning, match="Run 2 left out"):
         some = st.get_array(["1", "2", "3"], "records", ignore_errors=True)
     assert set(some["run_id"]) == {"1", "3"}
+
+
+def test_chunk_number_is_refused_not_ignored(tmp_path):
+    st = make_context(tmp_path, Records)
+    with pytest.raises(ValueError, match="chunk_number"):
+        st.get_array(RUN, "records", chunk_number={"records": [0]})
+    with pytest.raises(ValueError, match="chunk_number"):
+        st.make(RUN, "records", chunk_number={"records": [0]})
+    assert not st.is_stored(RUN, "records")
