@@ -15,7 +15,8 @@ select_docs = """
     time range.
 :param time_selection: how rows relate to the time range: 'fully_contained' (default; the
     row lies inside it), 'touching' (the row overlaps it) or 'skip' (no time selection).
-:param chunk_number: {data_type: chunk numbers} to process only those chunks of an input.
+:param chunk_number: a dict from data type to chunk numbers, to process only those chunks of
+    an input (not supported yet: superstrax raises InvalidArgument).
 :param progress_bar: show a progress bar while loading.
 :param multi_run_progress_bar: show a progress bar over the runs when loading several.
 """

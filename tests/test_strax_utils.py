@@ -19,6 +19,8 @@ def test_module_paths_user_code_imports():
     from superstrax.context import select_docs
     # It is spliced into other functions' docstrings, so it must read as a :param: list.
     assert ":param selection:" in select_docs and ":param time_range:" in select_docs
+    # straxen builds a docstring template from it and calls .format() on it at import
+    assert (select_docs + "{name}").format(name="x").endswith("x")
     assert strax.utils is utils and strax.io.load_file is strax.load_file
 
 
