@@ -619,11 +619,11 @@ class StorageFrontend(ABC):
         if not self.can_hold(key):
             what = "superrun data" if key.is_superrun else f"data of type {key.data_type}"
             raise DataNotAvailable(f"{self!r} does not store {what} ({key})")
-        return self._locate(key)
+        return self._location(key)
 
-    def _locate(self, key: "DataKey") -> "Location":
+    def _location(self, key: "DataKey") -> "Location":
         """Override when _find already reads the metadata, to hand it on instead of reading
-        it twice (DataDirectory does)."""
+        it twice (DataDirectory does; _locate is another thing: strax-style finding)."""
         backend, backend_key = self._find(key)
         return Location(backend, backend_key, backend.get_metadata(backend_key))
 

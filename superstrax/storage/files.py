@@ -271,9 +271,9 @@ class DataDirectory(StorageFrontend):
         location = self._located_here(key)
         return location.backend, location.backend_key
 
-    def _locate(self, key):
+    def _location(self, key):
         if type(self)._find is not DataDirectory._find:    # a subclass's own finding rules
-            return super()._locate(key)
+            return super()._location(key)
         return self._located_here(key)
 
     def _located_here(self, key):
