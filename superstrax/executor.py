@@ -125,8 +125,7 @@ class Processor:
 
     def _stream(self, node, pushdown=None):
         if isinstance(node, LoadNode):
-            stream = continuity_check(node.frontend.loader(node.key, time_range=pushdown,
-                                                           arena=self.arena))
+            stream = continuity_check(node.loader(time_range=pushdown, arena=self.arena))
             if node.copies and pushdown is None and self.time_range is None:
                 stream = self._copied(stream, [self._sink(t) for t in node.copies])
             return stream
@@ -263,7 +262,7 @@ def stored_size(plan):
         return None
     total, dtype = 0, None
     for node in nodes:
-        md = node.frontend.get_metadata(node.key)
+        md = node.metadata
         node_dtype = parse_dtype(md, str(node.key))
         if dtype is not None and node_dtype != dtype:
             return None

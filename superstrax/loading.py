@@ -122,7 +122,7 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
 def _progress_span(session, run_id, the_plan):
     for node in walk(the_plan):
         if isinstance(node, LoadNode) and node is the_plan:
-            md = node.frontend.get_metadata(node.key)
+            md = node.metadata
             return md.get("start"), md.get("end")
     try:
         return run_span(session, run_id)

@@ -20,7 +20,7 @@ from .plugins.base import Plugin, SaveWhen
 
 if TYPE_CHECKING:
     from .session import Session
-    from .storage.common import DataKey, StorageFrontend
+    from .storage.common import DataKey, Location, StorageFrontend
 
 
 @dataclass(eq=False)
@@ -39,6 +39,19 @@ class LoadNode:
     key: DataKey
     frontend: StorageFrontend
     copies: list[SaveTarget] = field(default_factory=list)   # storage_converter
+    # Found while planning: the plan reuses its metadata (read and checked once per call)
+    location: Location | None = None
+
+    @property
+    def metadata(self) -> dict:
+        if self.location is not None:
+            return self.location.metadata
+        return self.frontend.get_metadata(self.key)
+
+    def loader(self, time_range=None, arena=None):
+        if self.location is not None:
+            return self.location.chunks(time_range=time_range, arena=arena)
+        return self.frontend.loader(self.key, time_range=time_range, arena=arena)
 
 
 @dataclass(eq=False)
@@ -146,15 +159,15 @@ class Planner:
     # --- regular runs ------------------------------------------------------------------------
     def _regular_node(self, run_id, data_type):
         key = self.session.key_for(run_id, data_type)
-        frontend = self.session.find_frontend(key)
-        if frontend is not None:
-            return self.load_node(data_type, key, frontend)
+        found = self.session.locate(key)
+        if found is not None:
+            return self.load_node(data_type, key, *found)
         return self.compute_output(run_id, data_type)
 
-    def load_node(self, data_type, key, frontend):
+    def load_node(self, data_type, key, frontend, location=None):
         """Load stored data; with storage_converter, also copy it to writable frontends
         that lack it (only whole loads are copied, so a copy is never partial)."""
-        node = LoadNode(data_type, key, frontend)
+        node = LoadNode(data_type, key, frontend, location=location)
         if not self.session.option("storage_converter"):
             return node
         for fe in self.session.frontends_for(key):
@@ -162,7 +175,7 @@ class Planner:
                 continue
             if key.is_superrun and not self.session.option("write_superruns"):
                 continue
-            md = {k: v for k, v in frontend.get_metadata(key).items()
+            md = {k: v for k, v in node.metadata.items()
                   if k not in ("chunks", "start", "end", "writing_started", "writing_ended")}
             node.copies.append(SaveTarget(key, fe, md, False, md.get("chunk_target_size_mb", 200)))
         return node
@@ -227,9 +240,9 @@ class Planner:
         cls = session.plugin_class(data_type, superrun_id)
         key = session.key_for(superrun_id, data_type, combining=self.combining)
         if not self.combining:
-            frontend = session.find_frontend(key)
-            if frontend is not None:
-                return self.load_node(data_type, key, frontend)
+            found = session.locate(key)
+            if found is not None:
+                return self.load_node(data_type, key, *found)
             if cls.allow_superrun:
                 return self.compute_output(superrun_id, data_type)
         parts = [SubrunPart(s.run_id, s.ranges, self.node_for(s.run_id, data_type))
@@ -254,7 +267,7 @@ class Planner:
         """The dtype of chained data: from what the plan loads or computes for a subrun."""
         for part in parts:
             if isinstance(part.node, LoadNode):
-                md = part.node.frontend.get_metadata(part.node.key)
+                md = part.node.metadata
                 return np.dtype(ast.literal_eval(md["dtype"]))
             if isinstance(part.node, OutputNode):
                 return part.node.compute.plugin.dtype_for(data_type)

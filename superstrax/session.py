@@ -122,11 +122,20 @@ class Session:
                 yield fe
 
     def find_frontend(self, key: DataKey) -> StorageFrontend | None:
+        found = self.locate(key)
+        return found[0] if found is not None else None
+
+    def locate(self, key: DataKey):
+        """(frontend, Location) of the first frontend holding complete data of key, or None.
+        The Location carries the metadata read and checked while finding it, so one call
+        (one plan) looks each key up once."""
         # As strax: the nearest storage first (storage_type: MEMORY < LOCAL < ... < TAPE),
         # in the order given among equals.
         for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type):
-            if fe.is_stored(key):
-                return fe
+            try:
+                return fe, fe.locate(key)
+            except DataNotAvailable:
+                continue
         return None
 
     def writable_frontend(self, key: DataKey) -> StorageFrontend | None:

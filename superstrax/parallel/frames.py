@@ -134,7 +134,7 @@ def _empty_chunk(dtype, run_id, targets):
 def _sources(ctx, plan, run_id, targets, time_range):
     """(PartitionSources in time order, stored metadata of each) of a plan that only loads."""
     if isinstance(plan, LoadNode):
-        md = plan.frontend.get_metadata(plan.key)
+        md = plan.metadata
         infos = [i for i in md.get("chunks") or () if i.get("n")
                  and (time_range is None or _overlaps(i, time_range))]
         return ([PartitionSource(plan.frontend, plan.key, i["chunk_i"]) for i in infos],
@@ -143,7 +143,7 @@ def _sources(ctx, plan, run_id, targets, time_range):
         sources, infos, first_md = [], [], None
         for part in plan.parts:
             node = part.node
-            md = node.frontend.get_metadata(node.key)
+            md = node.metadata
             first_md = first_md or md
             # The same cuts the executor makes when chaining (executor.Processor._chain).
             ranges = [tuple(r) for r in part.ranges] if part.ranges is not None else None
@@ -159,7 +159,7 @@ def _sources(ctx, plan, run_id, targets, time_range):
                                                ranges, hull, plan.run_id))
                 infos.append(info)
         if first_md is None:
-            first_md = plan.parts[0].node.frontend.get_metadata(plan.parts[0].node.key)
+            first_md = plan.parts[0].node.metadata
         return sources, [first_md] + infos
     if isinstance(plan, MergeNode):
         raise InvalidConfiguration(

@@ -7,6 +7,7 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -315,14 +316,15 @@ class StorageBackend(ABC):
         return self.iter_chunks(backend_key, time_range=time_range, chunk_numbers=chunk_number)
 
     def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2,
-                    arena=None):
+                    arena=None, md: dict | None = None):
         """Chunks of a stored key in order; big files are read ahead in threads (blosc, zstd
         and file reads release the GIL, so reading overlaps with the caller's work).
 
         With an `arena` (see Arena) chunks are decoded into consecutive slices of one
         preallocated array, so a caller wanting one array needs no copy at the end.
         """
-        md = self.get_metadata(backend_key)
+        if md is None:    # callers that located the key already pass what they read
+            md = self.get_metadata(backend_key)
         where = str(backend_key)
         dtype = parse_dtype(md, where)
         infos = []
@@ -412,6 +414,20 @@ def _overlaps(info, time_range):
     if info["end"] == info["start"]:
         return t0 <= info["start"] <= t1
     return info["end"] > t0 and info["start"] < t1
+
+
+@dataclass(frozen=True)
+class Location:
+    """Complete stored data of one key: its backend, backend key and the metadata read (and,
+    for files, checked against the files) when it was found."""
+    backend: "StorageBackend"
+    backend_key: object
+    metadata: dict
+
+    def chunks(self, time_range=None, chunk_numbers=None, arena=None):
+        return self.backend.iter_chunks(self.backend_key, time_range=time_range,
+                                        chunk_numbers=chunk_numbers, arena=arena,
+                                        md=self.metadata)
 
 
 class StorageFrontend(ABC):
@@ -593,6 +609,23 @@ class StorageFrontend(ABC):
         if isinstance(where, str):
             where = self._get_backend(where)
         return where, backend_key
+
+    def locate(self, key: "DataKey") -> "Location | None":
+        """Where complete data of key is, with its metadata: one lookup and one metadata read
+        (and check) that a caller reuses for the rest of one call (a plan keeps it)."""
+        if type(self)._strax_find:    # answers strax's (backend name, key): no Location
+            self.find(key)
+            return None
+        if not self.can_hold(key):
+            what = "superrun data" if key.is_superrun else f"data of type {key.data_type}"
+            raise DataNotAvailable(f"{self!r} does not store {what} ({key})")
+        return self._location(key)
+
+    def _location(self, key: "DataKey") -> "Location":
+        """Override when _find already reads the metadata, to hand it on instead of reading
+        it twice (DataDirectory does; _locate is another thing: strax-style finding)."""
+        backend, backend_key = self._find(key)
+        return Location(backend, backend_key, backend.get_metadata(backend_key))
 
     def is_stored(self, key: "DataKey", **find_options) -> bool:
         try:

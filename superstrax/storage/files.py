@@ -21,7 +21,7 @@ import shutil
 from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, InvalidConfiguration,
                       RunMetadataNotAvailable, StorageError, SuperstraxError)
 from .checksums import CHECKSUM_FIELD
-from .common import StorageBackend, StorageFrontend, parse_dtype
+from .common import Location, StorageBackend, StorageFrontend, parse_dtype
 from .file_saver import FileSaver, os_error, write_atomically
 from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
@@ -117,10 +117,12 @@ class FileSystemBackend(StorageBackend):
         self._md_cache[path] = (stamp, md)
         return md
 
-    def checked_metadata(self, folder):
-        """get_metadata, after checking it against itself and the folder's files (once per
-        version of the metadata file); raises DataCorrupted naming what is wrong."""
-        md = self.get_metadata(folder)
+    def checked_metadata(self, folder, md=None):
+        """get_metadata (or md, just read by the caller), after checking it against itself
+        and the folder's files (once per version of the metadata file); raises DataCorrupted
+        naming what is wrong."""
+        if md is None:
+            md = self.get_metadata(folder)
         path = metadata_path(folder)
         if self._checked.get(path) is not md:
             problems = metadata_problems(md, path)
@@ -266,8 +268,17 @@ class DataDirectory(StorageFrontend):
         return os.path.join(self.path, str(key))
 
     def _find(self, key):
-        """The folder of complete data of key; its metadata is checked against itself and its
-        files first (DataCorrupted if they do not match)."""
+        location = self._located_here(key)
+        return location.backend, location.backend_key
+
+    def _location(self, key):
+        if type(self)._find is not DataDirectory._find:    # a subclass's own finding rules
+            return super()._location(key)
+        return self._located_here(key)
+
+    def _located_here(self, key):
+        """The folder of complete data of key and its metadata, checked against itself and
+        its files first (DataCorrupted if they do not match)."""
         folder = self._folder(key)
         backend = self.backends[0]
         try:
@@ -277,8 +288,8 @@ class DataDirectory(StorageFrontend):
         if "exception" in md or "writing_ended" not in md:
             raise DataNotAvailable(f"{key} in {self.path} is incomplete (its write failed); it "
                                    f"will be made again")
-        backend.checked_metadata(folder)
-        return backend, folder
+        backend.checked_metadata(folder, md)
+        return Location(backend, folder, md)
 
     def _writable(self, key):
         folder = self._folder(key)
