@@ -99,7 +99,7 @@ class Chunk:
         return {"run_id": run_id, **bounds}
 
     def __repr__(self):
-        parts = [f"[{self.start}, {self.end}) ns", f"{len(self)} rows", _human_bytes(self.nbytes)]
+        parts = [f"[{self.start}, {self.end}) ns", f"{len(self)} rows", human_bytes(self.nbytes)]
         if self.subruns:
             names = list(self.subruns)
             shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 3 else "")
@@ -250,7 +250,8 @@ def _sorted_subruns(subruns, where):
     return dict(items)
 
 
-def _human_bytes(n):
+def human_bytes(n):
+    """A byte count as people read it: 950 B, 1.2 kB, 3.4 MB."""
     if n < 1000:
         return f"{n} B"
     for unit in ("kB", "MB", "GB", "TB"):

@@ -6,7 +6,7 @@ import sys
 
 # Importing anything of superstrax runs the package's __init__, which loads numba and pandas,
 # so the CLI may use the library's own constants.
-from ..chunk import DEFAULT_CHUNK_SPLIT_NS
+from ..chunk import DEFAULT_CHUNK_SPLIT_NS, human_bytes
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Rechunking cuts only where rows are more than this far apart.
@@ -170,13 +170,7 @@ def _version():
 
 
 # --- formatting --------------------------------------------------------------------------------
-def _human_bytes(n):
-    if n < 1000:
-        return f"{n} B"
-    for unit in ("kB", "MB", "GB", "TB"):
-        n /= 1000
-        if n < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}"
+
 
 
 def _when(ns):
@@ -245,7 +239,7 @@ def cmd_runs(args, out, err):
                 detail = "metadata unreadable"
             else:
                 detail = (f"{d.rows} rows in {d.chunks} chunk{'s' if d.chunks != 1 else ''}, "
-                          f"{_human_bytes(d.size)}")
+                          f"{human_bytes(d.size)}")
             notes = []
             if d.definition == "older":
                 notes.append("made for an older definition of the superrun")
@@ -329,7 +323,7 @@ def cmd_rechunk(args, out, err):
     res = rechunk(args.directory, args.key, args.target_mb)
     out(f"rechunked {res.folder} to about {args.target_mb:g} MB per chunk: "
         f"{res.old_chunks} -> {res.new_chunks} chunks, {res.rows} rows, "
-        f"{_human_bytes(res.old_size)} -> {_human_bytes(res.new_size)} on disk")
+        f"{human_bytes(res.old_size)} -> {human_bytes(res.new_size)} on disk")
     if res.oversized:
         out(f"note: no gaps over {SPLIT_NS} ns to cut at; chunks were joined ({res.oversized} "
             f"of {res.new_chunks} larger than {args.target_mb:g} MB)")
