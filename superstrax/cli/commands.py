@@ -170,9 +170,6 @@ def _version():
 
 
 # --- formatting --------------------------------------------------------------------------------
-
-
-
 def _when(ns):
     from ..runs.superruns import from_ns
     return from_ns(ns).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
