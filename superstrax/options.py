@@ -38,12 +38,16 @@ CONTEXT_SETTINGS = (
     Setting("storage_converter", False,
             "Copy data loaded from one frontend into writable frontends that lack it"),
     Setting("progress_bar", True, "Show a progress bar while loading or making"),
+    Setting("fuzzy_for", (), "Data types whose stored data is used even when made with other "
+            "plugin versions or options (nothing is stored while set)"),
+    Setting("fuzzy_for_options", (), "Options whose values may differ in stored data that is "
+            "used anyway (nothing is stored while set)"),
     Setting("executor", None, "A dask distributed.Client (or concurrent.futures.Executor) that "
             "make() sends one task per run to (see README, processing many runs)"),
 ) + tuple(Setting(name, default, "strax executor setting; superstrax has no use for it",
                   effect=False)
           for name, default in (
-              ("fuzzy_for", ()), ("fuzzy_for_options", ()), ("allow_incomplete", False),
+              ("allow_incomplete", False),
               ("max_messages", 4), ("timeout", 24 * 3600), ("allow_multiprocess", False),
               ("allow_shm", False), ("allow_lazy", True), ("saver_timeout", 900),
               ("use_parallel_plugins", False), ("deep_copy", False)))

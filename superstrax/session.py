@@ -22,6 +22,7 @@ from .naming import check_no_dash, is_superrun_id
 from .options import CONTEXT_OPTIONS
 from .runs.registry import RunRegistry
 from .storage.common import DataKey, StorageFrontend
+from .utils import to_str_tuple
 
 
 class Session:
@@ -131,16 +132,28 @@ class Session:
         (one plan) looks each key up once."""
         # As strax: the nearest storage first (storage_type: MEMORY < LOCAL < ... < TAPE),
         # in the order given among equals.
+        fuzzy = self.fuzzy_options()
         for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type):
             try:
-                return fe, fe.locate(key)
+                return fe, fe.locate(key, **fuzzy)
             except DataNotAvailable:
                 continue
         return None
 
+    def fuzzy_options(self) -> dict:
+        """The context's fuzzy_for / fuzzy_for_options, as frontends' find takes them; empty
+        when fuzzy search is off."""
+        fuzzy = {name: to_str_tuple(self.option(name) or ()) for name in
+                 ("fuzzy_for", "fuzzy_for_options")}
+        return fuzzy if any(fuzzy.values()) else {}
+
     def writable_frontend(self, key: DataKey) -> StorageFrontend | None:
         """Where new data of key is written: the first frontend that can, if any should."""
         if key.is_superrun and (not self.option("write_superruns") or key.combining):
+            return None
+        if self.fuzzy_options():
+            # as strax: a fuzzy context stores nothing, since what it computes may rest on
+            # data of another lineage than the key it would be stored under says
             return None
         for fe in self.frontends_for(key):
             if not fe.readonly:
@@ -168,8 +181,9 @@ class Session:
 
     def get_meta(self, run_id, data_type: str) -> dict:
         key = self.key_for(run_id, data_type)
-        fe = self.find_frontend(key)
-        if fe is None:
+        found = self.locate(key)
+        if found is None:
             raise DataNotAvailable(f"{key} is not stored in any frontend; make it first "
                                    f"(st.make({str(run_id)!r}, {data_type!r}))")
-        return fe.get_metadata(key)
+        frontend, location = found
+        return location.metadata if location is not None else frontend.get_metadata(key)

@@ -610,16 +610,31 @@ class StorageFrontend(ABC):
             where = self._get_backend(where)
         return where, backend_key
 
-    def locate(self, key: "DataKey") -> "Location | None":
+    def locate(self, key: "DataKey", fuzzy_for=(), fuzzy_for_options=()) -> "Location | None":
         """Where complete data of key is, with its metadata: one lookup and one metadata read
-        (and check) that a caller reuses for the rest of one call (a plan keeps it)."""
+        (and check) that a caller reuses for the rest of one call (a plan keeps it).
+
+        With fuzzy_for (data types) or fuzzy_for_options (option names), data of another
+        lineage that differs only there stands in when the exact key is not stored, for
+        frontends whose find does fuzzy search (DataDirectory does)."""
         if type(self)._strax_find:    # answers strax's (backend name, key): no Location
             self.find(key)
             return None
         if not self.can_hold(key):
             what = "superrun data" if key.is_superrun else f"data of type {key.data_type}"
             raise DataNotAvailable(f"{self!r} does not store {what} ({key})")
-        return self._location(key)
+        try:
+            return self._location(key)
+        except DataNotAvailable:
+            if not (fuzzy_for or fuzzy_for_options):
+                raise
+        backend, backend_key = self._locate(key, fuzzy_for=tuple(fuzzy_for),
+                                            fuzzy_for_options=tuple(fuzzy_for_options))
+        metadata = backend.get_metadata(backend_key)
+        checked = getattr(backend, "checked_metadata", None)
+        if checked is not None:
+            checked(backend_key, metadata)
+        return Location(backend, backend_key, metadata)
 
     def _location(self, key: "DataKey") -> "Location":
         """Override when _find already reads the metadata, to hand it on instead of reading
