@@ -1,24 +1,17 @@
 """Context: the facade users talk to. It holds plugins, configuration and storage, and wires
 lineage, planning, the executor, superruns and the run registry together."""
 import copy
-import fnmatch
 import logging
 import warnings
 from types import MappingProxyType
 
-import numpy as np
-import pandas as pd
-
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
-from .errors import InvalidArgument, InvalidConfiguration, PluginError
-from .naming import check_no_dash
+from .errors import InvalidArgument, InvalidConfiguration
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
-from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
-from .progress import make_bar
 from .session import Session
 from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
 
@@ -96,12 +89,6 @@ class Context:
             defaults[name] = None if default is cfg.OMITTED else default
         return defaults
 
-    def _known_options(self):
-        names = set()
-        for cls in self._plugin_class_registry.values():
-            names.update(cls.takes_config)
-        return names
-
     def set_config(self, config=None, mode="update", _check_known=True):
         """Set plugin options: mode 'update' (default), 'setdefault' or 'replace'."""
         if mode not in ("update", "setdefault", "replace"):
@@ -120,12 +107,9 @@ class Context:
         self._changed()
 
     def _warn_unknown_options(self, config, stacklevel):
-        known = self._known_options()
-        free = self.context_config.get("free_options", ())
-        for k in config:
-            if k not in known and k not in free:
-                warnings.warn(f"Unknown config option {k!r}: no registered plugin takes it; "
-                              f"it will do nothing", UserWarning, stacklevel=stacklevel)
+        for k in inspection.unused_options(self._session, config):
+            warnings.warn(f"Unknown config option {k!r}: no registered plugin takes it; "
+                          f"it will do nothing", UserWarning, stacklevel=stacklevel)
 
     def set_context_config(self, context_config=None, mode="update"):
         """Set context options (see CONTEXT_OPTIONS), e.g. {'write_superruns': True}."""
@@ -181,19 +165,7 @@ class Context:
 
     def show_config(self, data_type=None, pattern="*", run_id="0"):
         """A DataFrame of every option: its default, current value and the plugins using it."""
-        classes = list(dict.fromkeys(self._plugin_class_registry.values()))
-        if data_type is not None:
-            wanted, todo = set(), [data_type]
-            while todo:
-                d = todo.pop()
-                cls = self._session.plugin_class(d)
-                if cls not in wanted:
-                    wanted.add(cls)
-                    todo.extend(cls.depends_on_tuple())
-            classes = [c for c in classes if c in wanted]
-        rows = [r for r in cfg.describe_options(classes, self.config)
-                if fnmatch.fnmatch(r["option"], pattern)]
-        return pd.DataFrame(rows)
+        return inspection.show_config(self._session, data_type, pattern)
 
     # --- plugins -----------------------------------------------------------------------------
     def register(self, plugin_class):
@@ -202,17 +174,7 @@ class Context:
             for p in plugin_class:
                 self.register(p)
             return
-        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
-            raise PluginError(f"register() takes Plugin subclasses, got {plugin_class!r}")
-        for d in plugin_class.provides_tuple():
-            if not isinstance(d, str):
-                raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
-                                  f"strings")
-            check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
-        cfg.check_per_run_defaults(plugin_class, self.config,
-                                   self.context_config["use_per_run_defaults"])
-        for d in plugin_class.provides_tuple():
-            self._plugin_class_registry[d] = plugin_class
+        self._session.register(plugin_class)
         self._changed()
         return plugin_class
 
@@ -455,27 +417,19 @@ class Context:
             available = (available,)
         for target in tuple(available) + tuple(self.context_config.get("check_available") or ()):
             col = f"{target}_available"
-            df[col] = self._availability(df["name"].tolist(), target, progress_bar)
+            df[col] = sources.availability(self._session, df["name"].tolist(), target,
+                                           progress_bar)
             if target in available:
                 df = df[df[col]].reset_index(drop=True)
         self.runs = df
         return df
 
-    def _availability(self, names, target, progress_bar=None):
-        enabled = self._progress_enabled(progress_bar)
-        result = []
-        for name in make_bar(names, enabled=enabled, desc="Checking data availability"):
-            try:
-                result.append(self.is_stored(name, target))
-            except Exception:      # a run whose key cannot be built has nothing stored
-                result.append(False)
-        return np.array(result, dtype=bool)
-
     def list_available(self, target, runs=None, **kwargs):
         """Names of the runs (and superruns) for which target is stored."""
         self._check_kwargs(kwargs, "list_available")
         names = self.scan_runs()["name"].tolist() if runs is None else [str(r) for r in runs]
-        return [n for n, ok in zip(names, self._availability(names, target, False)) if ok]
+        available = sources.availability(self._session, names, target, False)
+        return [n for n, ok in zip(names, available) if ok]
 
     # --- getting data ----------------------------------------------------------------------------
     def _check_kwargs(self, kwargs, where):
