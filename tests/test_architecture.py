@@ -76,3 +76,13 @@ def _exists(module):
         return True
     except ImportError:
         return False
+
+
+@pytest.mark.parametrize("old, new", [("verification", "cli.verification"),
+                                      ("maintenance", "cli.maintenance"),
+                                      ("demo", "cli.demo")])
+def test_old_module_paths_are_the_moved_modules(old, new):
+    old_module = importlib.import_module(f"superstrax.{old}")
+    assert old_module is importlib.import_module(f"superstrax.{new}")
+    for name in getattr(old_module, "__all__", ()):
+        assert hasattr(old_module, name)

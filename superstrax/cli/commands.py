@@ -1,5 +1,5 @@
 """The `superstrax` command line: argument parsing and printing; the work is done in
-superstrax.cli.maintenance, superstrax.verification and superstrax.cli.demo."""
+superstrax.cli.maintenance, superstrax.cli.verification and superstrax.cli.demo."""
 import argparse
 import os
 import sys
@@ -280,7 +280,7 @@ def cmd_define(args, out, err):
 
 
 def cmd_verify(args, out, err):
-    from ..verification import verify
+    from .verification import verify
     reports = verify(args.directory, run=args.run)
     scope = f" (run {args.run})" if args.run else ""
     out(f"verifying {args.directory}{scope}")
