@@ -110,25 +110,18 @@ OLD_CAPABILITY_NAMES = {"provide_run_metadata": "stores_run_documents",
                         "provide_superruns": "stores_superruns"}
 
 
+def _capability(name):
+    def set_(self, value):
+        setattr(self, name, bool(value))
+    return property(lambda self: getattr(self, name), set_, doc=f"strax's name of {name}")
+
+
 class StraxFrontendNames:
     """strax's names of two frontend capabilities, as properties over superstrax's (a base of
     StorageFrontend)."""
 
-    @property
-    def provide_run_metadata(self) -> bool:
-        return self.stores_run_documents
-
-    @provide_run_metadata.setter
-    def provide_run_metadata(self, value):
-        self.stores_run_documents = bool(value)
-
-    @property
-    def provide_superruns(self) -> bool:
-        return self.stores_superruns
-
-    @provide_superruns.setter
-    def provide_superruns(self, value):
-        self.stores_superruns = bool(value)
+    provide_run_metadata = _capability("stores_run_documents")
+    provide_superruns = _capability("stores_superruns")
 
 
 def adapt_frontend_class(cls) -> None:
