@@ -8,9 +8,11 @@ from types import MappingProxyType
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
-from .errors import InvalidArgument, InvalidConfiguration
+from .errors import InvalidArgument, InvalidConfiguration, PluginError
+from .naming import check_no_dash
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
+from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
 from .session import Session
 from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
@@ -174,7 +176,17 @@ class Context:
             for p in plugin_class:
                 self.register(p)
             return
-        self._session.register(plugin_class)
+        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
+            raise PluginError(f"register() takes Plugin subclasses, got {plugin_class!r}")
+        for d in plugin_class.provides_tuple():
+            if not isinstance(d, str):
+                raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
+                                  f"strings")
+            check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
+        cfg.check_per_run_defaults(plugin_class, self.config,
+                                   self.context_config["use_per_run_defaults"])
+        for d in plugin_class.provides_tuple():
+            self._plugin_class_registry[d] = plugin_class
         self._changed()
         return plugin_class
 
@@ -417,8 +429,7 @@ class Context:
             available = (available,)
         for target in tuple(available) + tuple(self.context_config.get("check_available") or ()):
             col = f"{target}_available"
-            df[col] = sources.availability(self._session, df["name"].tolist(), target,
-                                           progress_bar)
+            df[col] = self._availability(df["name"].tolist(), target, progress_bar)
             if target in available:
                 df = df[df[col]].reset_index(drop=True)
         self.runs = df
@@ -428,8 +439,10 @@ class Context:
         """Names of the runs (and superruns) for which target is stored."""
         self._check_kwargs(kwargs, "list_available")
         names = self.scan_runs()["name"].tolist() if runs is None else [str(r) for r in runs]
-        available = sources.availability(self._session, names, target, False)
-        return [n for n, ok in zip(names, available) if ok]
+        return [n for n, ok in zip(names, self._availability(names, target, False)) if ok]
+
+    def _availability(self, names, target, progress_bar=None):
+        return sources.availability(self._session, names, target, progress_bar)
 
     # --- getting data ----------------------------------------------------------------------------
     def _check_kwargs(self, kwargs, where):

@@ -16,12 +16,10 @@ The Context keeps the same dict and list objects, so `st.config[...] = ...` or
 import numpy as np
 
 from ._version import STRAX_FORMAT_VERSION, __version__
-from .config import check_per_run_defaults
-from .errors import DataNotAvailable, PluginError, SuperrunError
+from .errors import DataNotAvailable, SuperrunError
 from .lineage import LineageResolver
 from .naming import check_no_dash, is_superrun_id
 from .options import CONTEXT_OPTIONS
-from .plugins.base import Plugin
 from .runs.registry import RunRegistry
 from .storage.common import DataKey, StorageFrontend
 from .utils import to_str_tuple
@@ -60,22 +58,6 @@ class Session:
         return bool(progress_bar)
 
     # --- plugins and lineage -----------------------------------------------------------------
-    def register(self, plugin_class) -> None:
-        """Check plugin_class (a Plugin subclass providing valid data type names, its per-run
-        defaults allowed) and register it for each data type it provides (later ones win).
-        The caller calls changed()."""
-        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
-            raise PluginError(f"register() takes Plugin subclasses, got {plugin_class!r}")
-        for d in plugin_class.provides_tuple():
-            if not isinstance(d, str):
-                raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
-                                  f"strings")
-            check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
-        check_per_run_defaults(plugin_class, self.config,
-                               self.context_config["use_per_run_defaults"])
-        for d in plugin_class.provides_tuple():
-            self.plugins[d] = plugin_class
-
     @property
     def lineages(self) -> LineageResolver:
         if self._lineages is None:
