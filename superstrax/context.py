@@ -393,6 +393,15 @@ class Context:
         """The run document of run_id (a superrun's holds sub_run_spec, start, end, livetime)."""
         return self._session.runs.metadata(run_id, projection=projection)
 
+    def run_defaults(self, run_id):
+        """The option defaults in run_id's document (its strax_defaults); {} unless the
+        context has use_per_run_defaults, or when the run has no document."""
+        return dict(self._session.lineages.run_defaults(str(run_id)) or {})
+
+    def writable_storage(self):
+        """The frontends of storage that are not readonly, in order."""
+        return [fe for fe in self.storage if not fe.readonly]
+
     # For inspection (tests use them): the run registry's document and resolved subruns.
     def _run_doc(self, run_id):
         return self._session.runs.doc(run_id)
