@@ -12,7 +12,7 @@ Layers, lowest first; a module imports only from its own layer or lower ones
     runs      runs (superruns, registry, listing), lineage
     engine    session (the engine's input), planning, executor, loading, parallel, inspection, sources
     facade    context (Context: strax's API over a Session)
-    tools     cli (commands, maintenance, demo), verification, testutils, testing
+    tools     cli (commands, maintenance, demo, verification), testutils, testing
 """
 from ._version import __version__
 

@@ -16,9 +16,10 @@ LAYERS = (
     ("engine", ("session", "planning", "executor", "loading", "parallel", "inspection",
                 "sources")),
     ("facade", ("context",)),
-    ("tools", ("cli", "verification", "testutils", "testing")),
+    ("tools", ("cli", "testutils", "testing")),
     # the package itself, and old module paths kept as aliases of moved modules
-    ("package", ("__init__", "__main__", "superruns", "run_registry", "demo", "maintenance")),
+    ("package", ("__init__", "__main__", "superruns", "run_registry", "demo", "maintenance",
+                 "verification")),
 )
 
 

@@ -1,13 +1,9 @@
 """Context: the facade users talk to. It holds plugins, configuration and storage, and wires
 lineage, planning, the executor, superruns and the run registry together."""
 import copy
-import fnmatch
 import logging
 import warnings
 from types import MappingProxyType
-
-import numpy as np
-import pandas as pd
 
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
@@ -18,7 +14,6 @@ from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
 from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
-from .progress import make_bar
 from .session import Session
 from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
 
@@ -96,12 +91,6 @@ class Context:
             defaults[name] = None if default is cfg.OMITTED else default
         return defaults
 
-    def _known_options(self):
-        names = set()
-        for cls in self._plugin_class_registry.values():
-            names.update(cls.takes_config)
-        return names
-
     def set_config(self, config=None, mode="update", _check_known=True):
         """Set plugin options: mode 'update' (default), 'setdefault' or 'replace'."""
         if mode not in ("update", "setdefault", "replace"):
@@ -120,12 +109,9 @@ class Context:
         self._changed()
 
     def _warn_unknown_options(self, config, stacklevel):
-        known = self._known_options()
-        free = self.context_config.get("free_options", ())
-        for k in config:
-            if k not in known and k not in free:
-                warnings.warn(f"Unknown config option {k!r}: no registered plugin takes it; "
-                              f"it will do nothing", UserWarning, stacklevel=stacklevel)
+        for k in inspection.unused_options(self._session, config):
+            warnings.warn(f"Unknown config option {k!r}: no registered plugin takes it; "
+                          f"it will do nothing", UserWarning, stacklevel=stacklevel)
 
     def set_context_config(self, context_config=None, mode="update"):
         """Set context options (see CONTEXT_OPTIONS), e.g. {'write_superruns': True}."""
@@ -181,19 +167,7 @@ class Context:
 
     def show_config(self, data_type=None, pattern="*", run_id="0"):
         """A DataFrame of every option: its default, current value and the plugins using it."""
-        classes = list(dict.fromkeys(self._plugin_class_registry.values()))
-        if data_type is not None:
-            wanted, todo = set(), [data_type]
-            while todo:
-                d = todo.pop()
-                cls = self._session.plugin_class(d)
-                if cls not in wanted:
-                    wanted.add(cls)
-                    todo.extend(cls.depends_on_tuple())
-            classes = [c for c in classes if c in wanted]
-        rows = [r for r in cfg.describe_options(classes, self.config)
-                if fnmatch.fnmatch(r["option"], pattern)]
-        return pd.DataFrame(rows)
+        return inspection.show_config(self._session, data_type, pattern)
 
     # --- plugins -----------------------------------------------------------------------------
     def register(self, plugin_class):
@@ -419,6 +393,15 @@ class Context:
         """The run document of run_id (a superrun's holds sub_run_spec, start, end, livetime)."""
         return self._session.runs.metadata(run_id, projection=projection)
 
+    def run_defaults(self, run_id):
+        """The option defaults in run_id's document (its strax_defaults); {} unless the
+        context has use_per_run_defaults, or when the run has no document."""
+        return dict(self._session.lineages.run_defaults(str(run_id)) or {})
+
+    def writable_storage(self):
+        """The frontends of storage that are not readonly, in order."""
+        return [fe for fe in self.storage if not fe.readonly]
+
     # For inspection (tests use them): the run registry's document and resolved subruns.
     def _run_doc(self, run_id):
         return self._session.runs.doc(run_id)
@@ -461,21 +444,14 @@ class Context:
         self.runs = df
         return df
 
-    def _availability(self, names, target, progress_bar=None):
-        enabled = self._progress_enabled(progress_bar)
-        result = []
-        for name in make_bar(names, enabled=enabled, desc="Checking data availability"):
-            try:
-                result.append(self.is_stored(name, target))
-            except Exception:      # a run whose key cannot be built has nothing stored
-                result.append(False)
-        return np.array(result, dtype=bool)
-
     def list_available(self, target, runs=None, **kwargs):
         """Names of the runs (and superruns) for which target is stored."""
         self._check_kwargs(kwargs, "list_available")
         names = self.scan_runs()["name"].tolist() if runs is None else [str(r) for r in runs]
         return [n for n, ok in zip(names, self._availability(names, target, False)) if ok]
+
+    def _availability(self, names, target, progress_bar=None):
+        return sources.availability(self._session, names, target, progress_bar)
 
     # --- getting data ----------------------------------------------------------------------------
     def _check_kwargs(self, kwargs, where):

@@ -212,12 +212,34 @@ class _LazyPlugins(Mapping):
 
 
 # --- registry clean-up -------------------------------------------------------------------------
-def unused_options(session) -> list:
+def unused_options(session, config=None) -> list:
+    """The options of config (default: the session's) that no registered plugin takes and
+    that are not among the free_options."""
     taken = set()
     for cls in _classes(session):
         taken.update(cls.takes_config)
     free = set(session.option("free_options") or ())
-    return [k for k in session.config if k not in taken and k not in free]
+    return [k for k in (session.config if config is None else config)
+            if k not in taken and k not in free]
+
+
+def show_config(session, data_type=None, pattern="*"):
+    """A DataFrame of every option (of data_type's plugins and what they are made from, if
+    given) whose name matches pattern: its default, current value and the plugins using it."""
+    import pandas as pd
+    from .config import describe_options
+    classes = _classes(session)
+    if data_type is not None:
+        wanted, todo = set(), [data_type]
+        while todo:
+            cls = session.plugin_class(todo.pop())
+            if cls not in wanted:
+                wanted.add(cls)
+                todo.extend(cls.depends_on_tuple())
+        classes = [c for c in classes if c in wanted]
+    rows = [r for r in describe_options(classes, session.config)
+            if fnmatch.fnmatch(r["option"], pattern)]
+    return pd.DataFrame(rows)
 
 
 def plugins_with_missing_dependencies(session) -> list:

@@ -92,7 +92,7 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
                 _arena=None):
     """The chunks get_iter yields: planned, processed, clipped and shaped."""
     if isinstance(run_id, (list, tuple, np.ndarray)):
-        for r in run_id:
+        for r in validation.check_run_ids(run_id, targets):
             yield from iter_chunks(session, r, targets, save=save, time_range=time_range,
                                    seconds_range=seconds_range, time_within=time_within,
                                    time_selection=time_selection, selection=selection,
@@ -141,7 +141,7 @@ def get_array(session, run_id, targets, save=(), **kwargs):
     runs of several whose data is not available."""
     ignore_errors = kwargs.pop("ignore_errors", False)
     if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
-        run_ids = [str(r) for r in run_id]
+        run_ids = validation.check_run_ids(run_id, targets)
         width = max(len(r) for r in run_ids) if run_ids else 1
         # several runs get a run_id field unless the caller said add_run_id_field=False
         add_field = kwargs.pop("add_run_id_field", None) is not False
@@ -232,7 +232,7 @@ def _output_dtype(session, run_id, targets):
 def make(session, run_id, targets, save=(), progress_bar=None, **kwargs):
     """Make and store targets (for each run of a list), keeping nothing in memory."""
     if isinstance(run_id, (list, tuple, np.ndarray)):
-        for r in run_id:
+        for r in validation.check_run_ids(run_id, targets):
             make(session, r, targets, save=save, progress_bar=progress_bar, **kwargs)
         return
     combining = kwargs.get("combining", False)

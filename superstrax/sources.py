@@ -13,6 +13,7 @@ from . import inspection, loading
 from .chunk import Rechunker
 from .errors import DataNotAvailable
 from .plugins.base import SaveWhen
+from .progress import make_bar
 
 
 def _as_tuple(x) -> tuple:
@@ -92,6 +93,18 @@ def available_for_run(session, run_id, include_targets=None, exclude_targets=Non
         rows["target"].append(target)
         rows["is_stored"].append(session.is_stored(run_id, target))
     return pd.DataFrame(rows)
+
+
+def availability(session, names, target, progress_bar=None):
+    """For each run (or superrun) name, whether target is stored for it (a bool array)."""
+    enabled = session.progress_enabled(progress_bar)
+    result = []
+    for name in make_bar(names, enabled=enabled, desc="Checking data availability"):
+        try:
+            result.append(session.is_stored(name, target))
+        except Exception:      # a run whose key cannot be built has nothing stored
+            result.append(False)
+    return np.array(result, dtype=bool)
 
 
 def keys_for_runs(session, target, run_ids) -> list:

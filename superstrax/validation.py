@@ -17,7 +17,7 @@ INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 MAX_NAME_BYTES = 255
 KEY_NAME_MARGIN = 18
 
-__all__ = ["check_run_id", "check_targets", "check_time_range", "seconds_to_time_range",
+__all__ = ["check_run_id", "check_run_ids", "check_targets", "check_time_range", "seconds_to_time_range",
            "check_key_name_length", "check_output_rows", "check_acyclic", "INT64_MIN",
            "INT64_MAX"]
 
@@ -54,6 +54,24 @@ def check_run_id(run_id, data_type=None) -> str:
     if "\0" in run_id:
         raise InvalidArgument(f"run id {run_id!r} contains a NUL character; pass the run's name")
     return run_id
+
+
+def check_run_ids(run_ids, data_type=None) -> list:
+    """Each run id of a list (tuple, array) as check_run_id gives it, all checked before any
+    is used; the error names the list, the bad entry and its position."""
+    checked = []
+    for i, r in enumerate(run_ids):
+        try:
+            checked.append(check_run_id(r, data_type))
+        except InvalidArgument:
+            plain = [x.item() if isinstance(x, np.generic) else x for x in run_ids]
+            shown, r = plain[:6] + (["..."] if len(plain) > 6 else []), plain[i]
+            why = (f"a {type(r).__name__}" if not isinstance(r, str)
+                   else "it is empty" if not r.strip() else "it holds a NUL character")
+            raise InvalidArgument(f"run ids {shown!r} ({_what(None, data_type)}): entry {i} "
+                                  f"({r!r}) is not a run id ({why}); pass a list of run names "
+                                  f"as strings, e.g. ['012345', '012346']") from None
+    return checked
 
 
 def check_targets(targets, run_id=None, allow_empty=False) -> tuple:

@@ -49,6 +49,15 @@ def test_the_checker_reads_relative_imports_inside_functions_and_private_uses(tm
     assert arch.private_context_uses(modules, {"_secret"}) == [("runs.registry", 4, "_secret")]
 
 
+def test_the_checker_counts_the_contexts_instance_attributes_as_private(tmp_path):
+    path = tmp_path / "context.py"
+    path.write_text("class Context:\n    def __init__(self):\n        self._session = 1\n"
+                    "        self.public = 2\n        self.__mangled = 3\n"
+                    "    def f(self, other):\n        other._peek = 4\n")
+    assert arch.assigned_private_attributes(str(path)) == {"_session"}
+    assert "_session" in arch.context_private_names()
+
+
 def test_the_package_docstring_shows_the_layer_map():
     import superstrax
     doc = superstrax.__doc__
@@ -67,3 +76,13 @@ def _exists(module):
         return True
     except ImportError:
         return False
+
+
+@pytest.mark.parametrize("old, new", [("verification", "cli.verification"),
+                                      ("maintenance", "cli.maintenance"),
+                                      ("demo", "cli.demo")])
+def test_old_module_paths_are_the_moved_modules(old, new):
+    old_module = importlib.import_module(f"superstrax.{old}")
+    assert old_module is importlib.import_module(f"superstrax.{new}")
+    for name in getattr(old_module, "__all__", ()):
+        assert hasattr(old_module, name)

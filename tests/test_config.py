@@ -317,3 +317,12 @@ def test_missing_option_without_default(storage):
         st.get_single_plugin("0", "records")
     st.set_config({"needed": 1})
     assert st.lineage("0", "records")["records"][2]["needed"] == 1
+
+
+def test_run_defaults_are_the_documents_strax_defaults_when_the_context_uses_them(storage):
+    write_run_doc(storage, "1", 0, 10, strax_defaults={"bonus_area": 7})
+    st = per_run_context(storage)
+    assert st.run_defaults("1") == {"bonus_area": 7}
+    assert st.run_defaults(5) == {}                                  # no document
+    off = sx.Context(storage=[storage], progress_bar=False)
+    assert off.run_defaults("1") == {}                               # not used: none

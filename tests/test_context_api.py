@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import superstrax as sx
+from superstrax.storage.memory import MemoryFrontend
 from superstrax.testutils import PeakClassification, Peaks, Records
 
 RUN = "0"
@@ -352,3 +353,13 @@ def test_chunk_number_is_refused_not_ignored(tmp_path):
     with pytest.raises(ValueError, match="chunk_number"):
         st.make(RUN, "records", chunk_number={"records": [0]})
     assert not st.is_stored(RUN, "records")
+
+
+def test_writable_storage_leaves_out_readonly_frontends(tmp_path):
+    ro = sx.DataDirectory(str(tmp_path / "ro"), readonly=True)
+    rw = sx.DataDirectory(str(tmp_path / "rw"))
+    mem = MemoryFrontend()
+    st = sx.Context(storage=[ro, rw, mem], progress_bar=False)
+    assert st.writable_storage() == [rw, mem]
+    rw.readonly = True
+    assert st.writable_storage() == [mem]

@@ -283,28 +283,60 @@ def test_stale_claim_and_writing_leftovers_are_reported_then_recovered(one_chunk
     assert key in names and key + "-claim.json" not in names and key + "_temp-abc" not in names
 
 
-def test_live_claim_of_another_process_makes_this_writer_wait_and_store_nothing(one_chunk):
+@pytest.fixture
+def live_holder():
+    """A process that stays alive (sleeping) for the test, to hold claims in its name."""
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield holder
+    holder.kill()
+    holder.wait()
+
+
+def _claim_for(root, key, pid):
+    claim = os.path.join(root, key + "-claim.json")
+    with open(claim, "w") as f:
+        json.dump({"writer": "w1", "pid": pid, "host": socket.gethostname(), "time": 0}, f)
+    return claim
+
+
+def test_live_claim_of_another_process_makes_this_writer_wait_and_store_nothing(one_chunk,
+                                                                                live_holder):
     st, folder, _ = one_chunk
     root = os.path.dirname(folder)
     key = str(st.key_for("1", "records"))
-    claim = os.path.join(root, key + "-claim.json")
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        with open(claim, "w") as f:
-            json.dump({"writer": "w1", "pid": holder.pid, "host": socket.gethostname(),
-                       "time": 0}, f)
-        storage = st.storage[0]
-        saver = storage.saver(st.key_for("1", "records"), {"run_id": "1", "data_type": "records",
-                                                           "compressor": "blosc"})
-        saver.wait_seconds = 0.3
-        assert saver.passive and not os.path.exists(saver.temp)
-        with pytest.warns(UserWarning, match="did not store it"):
-            saver.close()
-        assert saver.outcome == file_saver.OTHER_BUSY
-    finally:
-        holder.kill()
-        holder.wait()
-    assert key not in os.listdir(root)
+    claim = _claim_for(root, key, live_holder.pid)
+    storage = st.storage[0]
+    assert storage.claim_wait == 600        # the default
+    saver = storage.saver(st.key_for("1", "records"), {"run_id": "1", "data_type": "records",
+                                                       "compressor": "blosc"})
+    assert saver.wait_seconds == 600
+    saver.wait_seconds = 0.3
+    assert saver.passive and not os.path.exists(saver.temp)
+    with pytest.raises(sx.StorageError, match="did not store it"):
+        saver.close()
+    assert saver.outcome == file_saver.OTHER_BUSY
+    assert key not in os.listdir(root) and os.path.exists(claim)
+
+
+def test_a_short_claim_wait_ends_in_an_error_naming_run_type_and_claim(tmp_path, live_holder):
+    root = str(tmp_path / "d")
+    st = sx.Context(storage=[sx.DataDirectory(root, claim_wait=0.2)], register=[Records],
+                    progress_bar=False, config={"n_chunks": 2})
+    key = str(st.key_for("4", "records"))
+    claim = _claim_for(root, key, live_holder.pid)     # a winner that never commits
+    with pytest.raises(sx.StorageError) as e:
+        st.make("4", "records")
+    message = str(e.value)
+    assert "run 4 records" in message and claim in message
+    assert f"pid {live_holder.pid}" in message and "claim_wait" in message
+    assert sorted(os.listdir(root)) == [key + "-claim.json"]     # nothing stored, no temp
+    assert not st.is_stored("4", "records")
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "10", None, True])
+def test_claim_wait_must_be_a_number_of_seconds(tmp_path, bad):
+    with pytest.raises(sx.InvalidArgument, match="claim_wait"):
+        sx.DataDirectory(str(tmp_path), claim_wait=bad)
 
 
 # --- verify survives damaged run documents -----------------------------------------------

@@ -115,3 +115,26 @@ def test_float_time_bounds_that_are_not_whole_ns_are_refused(tmp_path):
         st.get_array("0", "records", time_range=(0.5, 2))
     assert len(st.get_array("0", "records", time_range=(0.0, 2.0))) == 20
     assert len(st.get_array("0", "records", time_range=(1, 3))) == 20
+
+
+@pytest.mark.parametrize("call", ["get_array", "get_df", "get_iter", "make", "parallel"])
+def test_a_list_of_runs_holding_none_is_refused_before_anything_is_made(tmp_path, call):
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Records],
+                    progress_bar=False, config={"n_chunks": 1})
+    runs = ["1", None, "2"]
+    with pytest.raises(sx.InvalidArgument) as e:
+        if call == "get_iter":
+            list(st.get_iter(runs, "records"))
+        elif call == "parallel":
+            st.make(runs, "records", max_workers=2)
+        else:
+            getattr(st, call)(runs, "records")
+    assert "entry 1 (None) is not a run id" in str(e.value)
+    assert "pass a list of run names as strings" in str(e.value)
+    assert os.listdir(str(tmp_path)) == []      # neither run '1' nor a run 'None' was made
+
+
+def test_check_run_ids_gives_strings_of_good_ids_and_names_the_bad_one():
+    assert v.check_run_ids(["1", 2, np.str_("3")]) == ["1", "2", "3"]
+    with pytest.raises(sx.InvalidArgument, match=r"entry 2 \(''\)"):
+        v.check_run_ids(np.array(["1", "2", ""]))

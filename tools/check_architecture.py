@@ -154,10 +154,29 @@ def private_context_uses(modules, private_names, exempt=("context",)):
     return found
 
 
+def _private(name):
+    return name.startswith("_") and not name.startswith("__")
+
+
+def assigned_private_attributes(path):
+    """Private names a module assigns on `self` (`self._session = ...`): instance attributes,
+    which the class's own namespace does not show."""
+    names = set()
+    for node in ast.walk(ast.parse(open(path).read(), path)):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for t in targets:
+            if (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                    and t.value.id == "self" and _private(t.attr)):
+                names.add(t.attr)
+    return names
+
+
 def context_private_names():
     sys.path.insert(0, os.path.dirname(ROOT))
     from superstrax.context import Context
-    return {n for n in vars(Context) if n.startswith("_") and not n.startswith("__")}
+    return ({n for n in vars(Context) if _private(n)}
+            | assigned_private_attributes(os.path.join(ROOT, "context.py")))
 
 
 def problems():

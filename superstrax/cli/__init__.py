@@ -1,5 +1,5 @@
 """The `superstrax` command line: commands.py parses arguments and prints; the work is in
-maintenance.py (runs, define, rechunk), superstrax.verification (verify) and demo.py.
+maintenance.py (runs, define, rechunk), verification.py (verify) and demo.py.
 
 Each command imports the modules doing its work when it runs.
 """

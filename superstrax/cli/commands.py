@@ -1,5 +1,5 @@
 """The `superstrax` command line: argument parsing and printing; the work is done in
-superstrax.cli.maintenance, superstrax.verification and superstrax.cli.demo."""
+superstrax.cli.maintenance, superstrax.cli.verification and superstrax.cli.demo."""
 import argparse
 import os
 import sys
@@ -24,6 +24,15 @@ _EXIT_CODES = _exit_codes(
     "bad command line: missing or conflicting arguments, or something named on the command\n"
     "     line that does not exist or cannot be used: DIR, verify's run R, rechunk's KEY,\n"
     "     define's ranges FILE")
+
+
+def _command(sub, name, help, description, examples, exit_codes, notes=""):
+    """Add subcommand `name`: its one-line help, its description, and an epilog of its
+    examples, any notes and its exit codes (ok, failed, usage)."""
+    epilog = (("example" if len(examples) == 1 else "examples") + ":\n"
+              + "".join(f"  {e}\n" for e in examples) + "\n" + notes + _exit_codes(*exit_codes))
+    return sub.add_parser(name, formatter_class=_Formatter, help=help,
+                          description=description, epilog=epilog)
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -56,19 +65,18 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"superstrax {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser(
-        "demo", formatter_class=_Formatter,
-        help="make a few runs and a superrun in a data directory",
+    demo = _command(
+        sub, "demo", help="make a few runs and a superrun in a data directory",
         description="Make three small runs, define a superrun of them, load it on the fly, "
                     "store it and load it back: a quick check that the installation works.",
-        epilog="example:\n  superstrax demo ./strax_data\n\n" + _exit_codes(
-            "the demo ran", "the demo failed",
-            "DIR exists but is a file, not a directory"))
+        examples=["superstrax demo ./strax_data"],
+        exit_codes=("the demo ran", "the demo failed",
+                    "DIR exists but is a file, not a directory"))
     demo.add_argument("directory", nargs="?", default=None, metavar="DIR",
                       help="data directory to use (default: a temporary one, removed after)")
 
-    runs = sub.add_parser(
-        "runs", formatter_class=_Formatter,
+    runs = _command(
+        sub, "runs",
         help="list the runs and superruns in a data directory with their stored data",
         description="List every run and superrun of a data directory: its start and end, the "
                     "stored data types with rows, chunks and on-disk size; for superruns also "
@@ -76,31 +84,28 @@ def build_parser():
                     "definition is marked as such. Folders left by interrupted writes "
                     "('<key>_temp') and by interrupted replacements ('<key>.replaced-XXXX') "
                     "are listed at the end; 'superstrax verify' says what to do with them.",
-        epilog="example:\n  superstrax runs ./strax_data\n\n" + _exit_codes(
-            "listed", "the directory cannot be read",
-            "DIR does not exist or is not a directory"))
+        examples=["superstrax runs ./strax_data"],
+        exit_codes=("listed", "the directory cannot be read",
+                    "DIR does not exist or is not a directory"))
     runs.add_argument("directory", metavar="DIR", help="the data directory")
 
-    define = sub.add_parser(
-        "define", formatter_class=_Formatter,
-        help="define a superrun from runs or from time ranges",
+    define = _command(
+        sub, "define", help="define a superrun from runs or from time ranges",
         description="Define superrun NAME (it must start with '_') in a data directory, from "
                     "whole runs or from time ranges of runs read from a JSON file. The subruns "
                     "must have run documents in the directory and must not overlap in time. "
                     "Defining an existing NAME again replaces its definition.",
-        epilog="examples:\n"
-               "  superstrax define ./strax_data _week1 001 002 003\n"
-               "  superstrax define ./strax_data _kr_events --from-ranges ranges.json\n\n"
-               "ranges.json holds an object of run ids, each with \"all\" or a list of\n"
-               "[start_ns, end_ns] ranges:\n"
-               '  {"001": "all", "002": [[1600000000000000000, 1600000001000000000]]}\n\n'
-               + _exit_codes("defined",
-                             "the definition is invalid: NAME not starting with '_', a "
-                             "subrun without a run\n     document in DIR, overlapping ranges, "
-                             "times that are not whole ns, ...",
-                             "bad command line: DIR does not exist, FILE is missing or not "
-                             "JSON of the\n     form above, neither or both of RUN and "
-                             "--from-ranges given"))
+        examples=["superstrax define ./strax_data _week1 001 002 003",
+                  "superstrax define ./strax_data _kr_events --from-ranges ranges.json"],
+        notes="ranges.json holds an object of run ids, each with \"all\" or a list of\n"
+              "[start_ns, end_ns] ranges:\n"
+              '  {"001": "all", "002": [[1600000000000000000, 1600000001000000000]]}\n\n',
+        exit_codes=("defined",
+                    "the definition is invalid: NAME not starting with '_', a subrun without "
+                    "a run\n     document in DIR, overlapping ranges, times that are not whole "
+                    "ns, ...",
+                    "bad command line: DIR does not exist, FILE is missing or not JSON of "
+                    "the\n     form above, neither or both of RUN and --from-ranges given"))
     define.add_argument("directory", metavar="DIR", help="the data directory")
     define.add_argument("name", metavar="NAME", help="name of the superrun, starting with '_'")
     define.add_argument("runs", nargs="*", metavar="RUN", help="runs to include whole")
@@ -108,9 +113,8 @@ def build_parser():
                         help="JSON file {run_id: \"all\" | [[start_ns, end_ns], ...]} "
                              "(instead of RUN arguments)")
 
-    verify = sub.add_parser(
-        "verify", formatter_class=_Formatter,
-        help="read all stored data and check it against its metadata",
+    verify = _command(
+        sub, "verify", help="read all stored data and check it against its metadata",
         description="Read every chunk of every data folder and check it against the folder's "
                     "metadata: chunk files exist and decode, row counts, byte sizes and file "
                     "sizes match, rows are in time order and inside their chunk, chunks follow "
@@ -122,10 +126,10 @@ def build_parser():
                     "What it cannot see: blosc chunk files (the default) carry no checksum, "
                     "so a flipped byte inside compressed data may decode to wrong values "
                     "undetected; verify checks sizes, row counts, time order and bounds.",
-        epilog="examples:\n  superstrax verify ./strax_data\n"
-               "  superstrax verify ./strax_data --run _week1\n\n" + _exit_codes(
-                   "no problems found", "problems found (listed per folder)",
-                   "DIR does not exist, or R (--run) has no run document and no data in DIR"))
+        examples=["superstrax verify ./strax_data",
+                  "superstrax verify ./strax_data --run _week1"],
+        exit_codes=("no problems found", "problems found (listed per folder)",
+                    "DIR does not exist, or R (--run) has no run document and no data in DIR"))
     verify.add_argument("directory", metavar="DIR", help="the data directory")
     verify.add_argument("--run", metavar="R",
                         help="check only run R (for a superrun: all its data folders, "
@@ -133,9 +137,8 @@ def build_parser():
     verify.add_argument("-v", "--verbose", action="store_true",
                         help="also list the folders that are fine")
 
-    rechunk = sub.add_parser(
-        "rechunk", formatter_class=_Formatter,
-        help="rewrite stored data with another chunk size",
+    rechunk = _command(
+        sub, "rechunk", help="rewrite stored data with another chunk size",
         description="Rewrite one data folder with chunks of about --target-mb MB "
                     "(uncompressed). Incoming chunks are joined until they pass the target, "
                     f"and the joined data is cut only where rows are more than {SPLIT_NS} ns "
@@ -144,14 +147,13 @@ def build_parser():
                     "than asked for, down to a single chunk; a note says so when it happens. "
                     "The new copy is written to '<KEY>_temp' and replaces the original only "
                     "once it is complete; on any failure the original is left as it was.",
-        epilog="examples:\n"
-               "  superstrax rechunk ./strax_data 001-peaks-xia2iit6vb --target-mb 50\n"
-               "  superstrax rechunk ./strax_data ./strax_data/001-peaks-xia2iit6vb "
-               "--target-mb 50\n\n"
-               + _exit_codes("rewritten", "failed; the original data is kept as it was",
-                             "DIR does not exist; KEY is not a complete data folder of DIR "
-                             "(no such\n     folder, a path outside DIR, an incomplete "
-                             "write); --target-mb is not > 0"))
+        examples=["superstrax rechunk ./strax_data 001-peaks-xia2iit6vb --target-mb 50",
+                  "superstrax rechunk ./strax_data ./strax_data/001-peaks-xia2iit6vb "
+                  "--target-mb 50"],
+        exit_codes=("rewritten", "failed; the original data is kept as it was",
+                    "DIR does not exist; KEY is not a complete data folder of DIR (no such\n"
+                    "     folder, a path outside DIR, an incomplete write); --target-mb is not "
+                    "> 0"))
     rechunk.add_argument("directory", metavar="DIR", help="the data directory")
     rechunk.add_argument("key", metavar="KEY",
                          help="the data folder to rewrite: its name <run>-<type>-<hash> "
@@ -280,7 +282,7 @@ def cmd_define(args, out, err):
 
 
 def cmd_verify(args, out, err):
-    from ..verification import verify
+    from .verification import verify
     reports = verify(args.directory, run=args.run)
     scope = f" (run {args.run})" if args.run else ""
     out(f"verifying {args.directory}{scope}")

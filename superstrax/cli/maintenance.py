@@ -1,6 +1,6 @@
 """Looking after a DataDirectory on disk: what it holds, defining superruns in it and
 rewriting stored data with another chunk size (reading everything back against its metadata
-is superstrax.verification).
+is superstrax.cli.verification).
 
 The `superstrax` command line is a thin layer over these functions; they return plain
 objects and raise errors instead of printing, so they can be used from Python as well.

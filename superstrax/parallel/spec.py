@@ -33,7 +33,9 @@ class ContextSpec:
 
     @classmethod
     def from_context(cls, ctx) -> "ContextSpec":
-        return cls.from_session(ctx._session)
+        """The spec a Context pickles as (through its public __reduce__, not its session)."""
+        _, (spec,) = ctx.__reduce__()
+        return spec
 
     def build(self):
         """A Session (what a Context holds) with this storage, these plugins and options.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validation
 from ..lineage import is_superrun_id
 from ..planning import Planner
 
@@ -24,8 +25,8 @@ class RunTask:
 
 def as_run_list(run_ids) -> list:
     if isinstance(run_ids, (list, tuple, np.ndarray)):
-        return [str(r) for r in run_ids]
-    return [str(run_ids)]
+        return validation.check_run_ids(run_ids)
+    return [validation.check_run_id(run_ids)]
 
 
 def _stored(ctx, run_id, target, combining=False):

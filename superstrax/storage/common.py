@@ -1,25 +1,31 @@
 """Storage contracts: how data is named (DataKey), found and read (StorageFrontend with a
-StorageBackend), and written (Saver). Concrete storage lives in sibling modules."""
-import ast
-import functools
+StorageBackend), and written (Saver). Concrete storage lives in sibling modules; reading.py
+reads chunks back, strax_style.py adapts classes written in strax's style."""
 import json
 import time
 import traceback
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..chunk import Chunk
-from ..errors import (ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
-                      InvalidConfiguration,
-                      RunMetadataNotAvailable, SuperstraxError)
+from ..errors import (DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable,
+                      SuperstraxError)
 from ..hashing import deterministic_hash
 from ..kernels import endtimes
 from ..naming import is_superrun_id
-from .strax_style import (MONGO_MESSAGE, MongoStorageNotProvided, StorageType, finds_strax_style,
-                          logger_for, saves_strax_style)
+from . import strax_style
+# Names that lived here before the strax-style adapters moved to strax_style.py.
+from .strax_style import (MONGO_MESSAGE, MongoStorageNotProvided, StorageType,  # noqa: F401
+                          _STRAX_BACKEND_METHODS, _defined_at, _strax_get_metadata,
+                          _strax_read_chunk, _strax_saver, finds_strax_style, logger_for,
+                          saves_strax_style)
+from .strax_style import announcing_changes as _announcing_changes  # noqa: F401
+# ... and before reading moved to reading.py
+from .reading import (PREFETCH_MIN_BYTES, Arena, _dtype_from_string,  # noqa: F401
+                      _overlaps, _prefetch_pool, iter_stored_chunks, parse_dtype)
+from .strax_style import nothing as _nothing
 
 
 class DataKey:
@@ -101,53 +107,6 @@ def _plain_subruns(subruns):
     return {str(k): {"start": int(v["start"]), "end": int(v["end"])} for k, v in subruns.items()}
 
 
-def parse_dtype(md, where=""):
-    try:
-        return _dtype_from_string(md["dtype"])
-    except (KeyError, ValueError, SyntaxError, TypeError) as e:
-        raise DataCorrupted(f"{where}: the metadata's dtype cannot be read ({e}); make the data "
-                            f"again") from e
-
-
-@functools.lru_cache(maxsize=256)
-def _dtype_from_string(text):
-    # Parsing the literal costs ~0.1 ms; a superrun of 1000 subruns has one dtype string.
-    return np.dtype(ast.literal_eval(text))
-
-
-# Read-ahead only pays off for big chunks: a thread hand-off costs tens of microseconds.
-PREFETCH_MIN_BYTES = 4_000_000
-_PREFETCH_POOL = None
-
-
-def _prefetch_pool():
-    global _PREFETCH_POOL
-    if _PREFETCH_POOL is None:
-        # Two readers: decompression then runs on both cores of a small analysis node.
-        _PREFETCH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="superstrax-read")
-    return _PREFETCH_POOL
-
-
-class Arena:
-    """One preallocated array handed out in consecutive slices, for loads of known size."""
-
-    def __init__(self, n_rows, dtype):
-        self.array = np.empty(n_rows, dtype=dtype)
-        self.used = 0
-
-    def take(self, n, dtype):
-        if np.dtype(dtype) != self.array.dtype or self.used + n > len(self.array):
-            raise DataCorrupted(f"stored chunks hold more rows (or another dtype) than their "
-                                f"metadata promised ({self.used + n} > {len(self.array)})")
-        view = self.array[self.used:self.used + n]
-        self.used += n
-        return view
-
-    @property
-    def full(self):
-        return self.used == len(self.array)
-
-
 class Saver(ABC):
     """Writes the chunks of one key, then its completed metadata.
 
@@ -165,12 +124,7 @@ class Saver(ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._strax_style = saves_strax_style(cls)
-        if cls._strax_style:
-            # strax's savers have no _write_metadata/_finish/_discard: fill the contract in
-            for name in ("_write_metadata", "_finish", "_discard"):
-                if getattr(getattr(cls, name), "__isabstractmethod__", False):
-                    setattr(cls, name, _nothing)
+        cls._strax_style = strax_style.adapt_saver_class(cls)
 
     def __init__(self, metadata, saver_timeout=300):
         self.md = metadata if type(self)._strax_style else dict(metadata)
@@ -192,13 +146,7 @@ class Saver(ABC):
         chunk_i = len(self.md["chunks"]) if chunk_i is None else chunk_i
         info = chunk_info(chunk, chunk_i)
         if type(self)._strax_style:
-            if len(chunk):          # strax writes nothing for an empty chunk
-                extra, future = self._save_chunk(chunk.data, chunk_info=info, executor=None)
-                info.update(extra or {})
-                if future is not None and hasattr(future, "result"):
-                    future.result()
-            self.md["chunks"].append(info)
-            self._save_chunk_metadata(info)
+            strax_style.strax_save_chunk(self, chunk, info)
             return
         if len(chunk):
             filename, filesize = self._save_chunk(chunk.data, chunk_i)
@@ -253,10 +201,6 @@ class Saver(ABC):
         """See the class docstring."""
 
 
-def _nothing(self, *args, **kwargs):
-    return None
-
-
 class KeptDataSaver(Saver):
     """The saver of a key whose complete data is already stored and is kept: it writes
     nothing (a strax-style frontend's saver without replace=True)."""
@@ -277,19 +221,11 @@ class StorageBackend(ABC):
     and `_saver(backend_key, metadata, **kwargs)`, on which the three are then built.
     """
 
-    _STRAX_HOOKS = {"get_metadata": "_get_metadata", "read_chunk": "_read_chunk",
-                    "saver": "_saver"}
+    _STRAX_HOOKS = strax_style.BACKEND_HOOKS
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # Use strax's hook where it is overridden lower in the class tree than our method
-        # (e.g. a subclass of FileSytemBackend that only overrides _read_chunk).
-        for ours, strax_hook in cls._STRAX_HOOKS.items():
-            hook_at, ours_at = _defined_at(cls, strax_hook), _defined_at(cls, ours)
-            if hook_at is None:
-                continue
-            if getattr(getattr(cls, ours), "__isabstractmethod__", False) or hook_at < ours_at:
-                setattr(cls, ours, _STRAX_BACKEND_METHODS[ours])
+        strax_style.adapt_backend_class(cls)
 
     @property
     def log(self):
@@ -325,95 +261,9 @@ class StorageBackend(ABC):
         """
         if md is None:    # callers that located the key already pass what they read
             md = self.get_metadata(backend_key)
-        where = str(backend_key)
-        dtype = parse_dtype(md, where)
-        infos = []
-        for info in md.get("chunks") or ():
-            if chunk_numbers is not None and info["chunk_i"] not in chunk_numbers:
-                continue
-            if time_range is not None and not _overlaps(info, time_range):
-                continue
-            infos.append(info)
-        target_mb = md.get("chunk_target_size_mb", 200)
-
-        def make(info, data):
-            try:
-                return Chunk(data_type=md["data_type"], data_kind=md["data_kind"], dtype=dtype,
-                             run_id=info.get("run_id", md["run_id"]), start=info["start"],
-                             end=info["end"], data=data, subruns=info.get("subruns"),
-                             target_size_mb=target_mb)
-            except ChunkError as e:
-                # Stored rows that break chunk invariants (times outside the chunk, unsorted)
-                # mean the file or its metadata was damaged after writing.
-                name = info.get("filename") or f"chunk {info.get('chunk_i')}"
-                raise DataCorrupted(f"{where}: {name} does not hold valid chunk data ({e}). "
-                                    f"Delete {where} and make the data again") from e
-
-        def reader(info):
-            out = arena.take(info["n"], dtype) if arena is not None else None
-            return functools.partial(self.read_chunk, backend_key, md, info, dtype, out)
-
-        big = sum(info.get("nbytes", 0) for info in infos) > PREFETCH_MIN_BYTES * len(infos)
-        if len(infos) <= 1 or prefetch <= 0 or not big:
-            for info in infos:
-                yield make(info, reader(info)())
-            return
-        pool = _prefetch_pool()
-        # Slices of the arena are taken in chunk order at submission, so threads that
-        # finish out of order still fill the right rows.
-        pending = [pool.submit(reader(info)) for info in infos[:prefetch]]
-        try:
-            for i, info in enumerate(infos):
-                data = pending[i].result()
-                if i + prefetch < len(infos):
-                    pending.append(pool.submit(reader(infos[i + prefetch])))
-                pending[i] = None
-                yield make(info, data)
-        finally:
-            for f in pending:
-                if f is not None:
-                    f.cancel()
-
-
-def _defined_at(cls, name):
-    """Index in cls's MRO of the class that defines name itself, or None."""
-    for i, klass in enumerate(cls.__mro__):
-        if name in klass.__dict__:
-            return i
-    return None
-
-
-def _strax_get_metadata(self, backend_key):
-    return self._get_metadata(backend_key)
-
-
-def _strax_read_chunk(self, backend_key, md, chunk_info, dtype, out=None):
-    if not chunk_info.get("n"):
-        # strax reads no file for an empty chunk (it has none)
-        return np.zeros(0, dtype) if out is None else out
-    rows = self._read_chunk(backend_key, chunk_info=chunk_info, dtype=dtype,
-                            compressor=md["compressor"])
-    if out is None:
-        return rows
-    out[:] = rows
-    return out
-
-
-def _strax_saver(self, backend_key, metadata, replace=False, **kwargs):
-    # strax's _saver has no `replace`: a strax-style frontend's find(write=True) decides
-    # whether complete data may be replaced (its overwrite setting)
-    return self._saver(backend_key, metadata, **kwargs)
-
-
-_STRAX_BACKEND_METHODS = {"get_metadata": _strax_get_metadata, "read_chunk": _strax_read_chunk,
-                          "saver": _strax_saver}
-
-
-def _overlaps(info, time_range):
-    t0, t1 = time_range
-    if info["end"] == info["start"]:
-        return t0 <= info["start"] <= t1
-    return info["end"] > t0 and info["start"] < t1
+        yield from iter_stored_chunks(self.read_chunk, backend_key, md, time_range=time_range,
+                                      chunk_numbers=chunk_numbers, prefetch=prefetch,
+                                      arena=arena)
 
 
 @dataclass(frozen=True)
@@ -430,7 +280,7 @@ class Location:
                                         md=self.metadata)
 
 
-class StorageFrontend(ABC):
+class StorageFrontend(strax_style.StraxFrontendNames, ABC):
     """Finds keys in one storage and hands out loaders and savers for them.
 
     How to write a frontend (docs/internals.md has the long version):
@@ -477,22 +327,11 @@ class StorageFrontend(ABC):
     #: It writes nothing: no data, no run documents.
     readonly: bool = False
 
-    _OLD_NAMES = {"provide_run_metadata": "stores_run_documents",
-                  "provide_superruns": "stores_superruns"}
+    _OLD_NAMES = strax_style.OLD_CAPABILITY_NAMES
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # strax-style subclasses set the old names as class attributes: read them as the
-        # capabilities they are, so the two spellings can never disagree.
-        for old, new in cls._OLD_NAMES.items():
-            if old in cls.__dict__ and not isinstance(cls.__dict__[old], property):
-                setattr(cls, new, bool(cls.__dict__[old]))
-                delattr(cls, old)
-        cls._strax_find = finds_strax_style(cls)
-        own_write = cls.__dict__.get("write_run_metadata")
-        if own_write is not None and not getattr(own_write, "_announces_changes", False):
-            # strax-style subclasses write documents themselves: tell the run registry.
-            cls.write_run_metadata = _announcing_changes(own_write)
+        strax_style.adapt_frontend_class(cls)
 
     def __init__(self, readonly: bool = False, provide_run_metadata: bool | None = None,
                  overwrite: str = "if_broken", take_only=(), exclude=(),
@@ -508,23 +347,6 @@ class StorageFrontend(ABC):
         self.exclude = (exclude,) if isinstance(exclude, str) else tuple(exclude)
         self.backends = []
         self._run_document_versions = {}
-
-    # strax's names of two capabilities
-    @property
-    def provide_run_metadata(self) -> bool:
-        return self.stores_run_documents
-
-    @provide_run_metadata.setter
-    def provide_run_metadata(self, value):
-        self.stores_run_documents = bool(value)
-
-    @property
-    def provide_superruns(self) -> bool:
-        return self.stores_superruns
-
-    @provide_superruns.setter
-    def provide_superruns(self, value):
-        self.stores_superruns = bool(value)
 
     @property
     def can_define_runs(self) -> bool:
@@ -547,11 +369,7 @@ class StorageFrontend(ABC):
 
     def _get_backend(self, name):
         """The backend in self.backends whose class is called name (strax's lookup)."""
-        for backend in self.backends:
-            if type(backend).__name__ == name:
-                return backend
-        raise KeyError(f"{self!r} has no storage backend {name}; it has "
-                       f"{[type(b).__name__ for b in self.backends]}")
+        return strax_style.backend_named(self, name)
 
     def can_write(self, key: "DataKey") -> bool:
         return self.can_hold(key) and not self.readonly
@@ -578,30 +396,8 @@ class StorageFrontend(ABC):
             raise DataNotAvailable(f"{self!r} is readonly; cannot write {key}")
         if not type(self)._strax_find:
             return self._writable(key) if write else self._find(key)
-        fuzzy = dict(allow_incomplete=allow_incomplete, fuzzy_for=tuple(fuzzy_for),
-                     fuzzy_for_options=tuple(fuzzy_for_options))
-        if write:
-            # strax: find(write=True) never points at complete data (see saver for replacing)
-            try:
-                at = self.find(key, **fuzzy)
-            except DataNotAvailable:
-                pass
-            else:
-                raise DataExistsError(at=at, message=f"{key} is already stored at {at} in "
-                                                     f"{self!r}; remove it to write it again")
-        try:
-            name, backend_key = self._find(key, write, **fuzzy)
-        except DataNotAvailable as e:
-            raise DataNotAvailable(f"{key} is not in {self!r} ({e})") from e
-        if not write and check_broken:
-            md = self._get_backend(name).get_metadata(backend_key)
-            if "exception" in md:
-                raise DataNotAvailable(f"{key} in {self!r} ({backend_key}) is broken: its "
-                                       f"write failed with {md['exception'].splitlines()[-1:]}")
-            if "writing_ended" not in md and not allow_incomplete:
-                raise DataNotAvailable(f"{key} in {self!r} ({backend_key}) is incomplete (no "
-                                       f"writing_ended); it is being written or its writer died")
-        return name, backend_key
+        return strax_style.strax_find(self, key, write, check_broken, allow_incomplete,
+                                      fuzzy_for, fuzzy_for_options)
 
     def _locate(self, key: "DataKey", write: bool = False, **find_options):
         """(backend object, backend key), whichever style the frontend is written in."""
@@ -678,19 +474,8 @@ class StorageFrontend(ABC):
             if replace:
                 kwargs["replace"] = True
             return backend.saver(backend_key, metadata, **kwargs)
-        if not replace:
-            if self.is_stored(key):
-                return KeptDataSaver(metadata)
-            name, backend_key = self.find(key, write=True)
-        else:
-            # strax's find(write=True) refuses complete data; replacing asks _find directly
-            if not self.can_write(key):
-                raise DataNotAvailable(f"{self!r} cannot write {key}")
-            name, backend_key = self._find(key, True, allow_incomplete=False, fuzzy_for=(),
-                                           fuzzy_for_options=())
-        saver = self._get_backend(name).saver(backend_key, metadata, **kwargs)
-        saver.replace = replace     # a strax-style saver may read it when it closes
-        return saver
+        saver = strax_style.strax_saver(self, key, metadata, replace, **kwargs)
+        return KeptDataSaver(metadata) if saver is None else saver
 
     def remove(self, key: "DataKey") -> None:
         """Forget key's data (strax: frontends that can, implement it)."""
@@ -769,16 +554,6 @@ class MongoFrontend(StorageFrontend):
 
     def _find(self, key, write, allow_incomplete, fuzzy_for, fuzzy_for_options):
         raise DataNotAvailable(MONGO_MESSAGE)
-
-
-def _announcing_changes(write):
-    @functools.wraps(write)
-    def write_run_metadata(self, run_id, metadata, *args, **kwargs):
-        result = write(self, run_id, metadata, *args, **kwargs)
-        self.run_document_changed(run_id)
-        return result
-    write_run_metadata._announces_changes = True
-    return write_run_metadata
 
 
 def _plain_json(value):

@@ -11,9 +11,11 @@
 
 What a writer that does not get the claim does (its `outcome` says which case it was):
 - another live writer holds it: nothing is written; the caller still gets the rows it
-  computed. At close the saver waits (up to `wait_seconds`) for that writer to finish, so
-  when `make` returns the data is stored. Outcome MADE_BY_OTHER (a warning is given if the
-  other writer failed or is still writing when the wait ends: OTHER_FAILED, OTHER_BUSY);
+  computed. At close the saver waits (up to `wait_seconds`: the DataDirectory's
+  `claim_wait`, default CLAIM_WAIT_SECONDS) for that writer to finish, so when `make`
+  returns the data is stored. Outcome MADE_BY_OTHER; OTHER_FAILED (a warning) if the other
+  writer gave up without storing it; OTHER_BUSY if it still holds the claim when the wait
+  ends, and then close raises a StorageError naming the run, data type and claim file;
   there is no wait when the holder is this very process (another saver of the same key) or
   when this process holds claims of its own that it has not committed (two processes could
   otherwise wait for each other).
@@ -45,9 +47,12 @@ CLAIM_LOST = "claim taken over by another writer"
 FAILED = "failed"
 DISCARDED = "discarded"
 
+#: How long a writer that lost the claim waits at close for the winner to commit (seconds).
+CLAIM_WAIT_SECONDS = 600.0
+
 __all__ = ["FileSaver", "write_atomically", "is_complete", "restore_replaced", "STORED",
            "ALREADY_STORED", "RESTORED", "MADE_BY_OTHER", "OTHER_BUSY", "OTHER_FAILED",
-           "CLAIM_LOST", "FAILED", "DISCARDED", "os_error"]
+           "CLAIM_LOST", "FAILED", "DISCARDED", "CLAIM_WAIT_SECONDS", "os_error"]
 
 
 def os_error(e: OSError, what: str, where: str) -> StorageError:
@@ -122,9 +127,7 @@ def _leftover_temps(folder, own):
 class FileSaver(Saver):
     """Writes one data folder under the key's claim; see the module docstring."""
 
-    wait_seconds = 600.0
-
-    def __init__(self, folder, metadata, replace=False, wait_seconds=None):
+    def __init__(self, folder, metadata, replace=False, wait_seconds=CLAIM_WAIT_SECONDS):
         self.folder = os.path.normpath(folder)
         self.key_name = os.path.basename(self.folder)
         self.writer_id = new_writer_id()
@@ -132,8 +135,7 @@ class FileSaver(Saver):
         self.prefix = dirname_to_prefix(self.folder)
         self.md_path = os.path.join(self.temp, f"{self.prefix}-metadata.json")
         self.replace = replace
-        if wait_seconds is not None:
-            self.wait_seconds = wait_seconds
+        self.wait_seconds = float(wait_seconds)
         self.outcome = None
         self.passive = False        # True: this saver writes nothing (see outcome)
         self.holder = None          # claim info of the writer that holds the key instead
@@ -227,7 +229,8 @@ class FileSaver(Saver):
 
     def _finish(self, failed):
         if self.passive:
-            self._wait_for_holder()
+            if not failed:      # a failed caller raises its own error; waiting helps nobody
+                self._wait_for_holder()
             return
         try:
             if failed:
@@ -280,11 +283,16 @@ class FileSaver(Saver):
         state = wait_for_release(claim_path(self.folder), self.wait_seconds)
         if state == "timeout":
             self.outcome = OTHER_BUSY
-            found = read_claim(claim_path(self.folder))
-            warnings.warn(f"{self.key_name} is being written by "
-                          f"{describe_holder(found[0] if found else self.holder)}; this process "
-                          f"computed the same data but did not store it (waited "
-                          f"{self.wait_seconds:.0f} s for the other writer)", UserWarning)
+            path = claim_path(self.folder)
+            found = read_claim(path)
+            raise StorageError(
+                f"run {self.md.get('run_id')} {self.md.get('data_type')} ({self.key_name}) is "
+                f"still being written by {describe_holder(found[0] if found else self.holder)}, "
+                f"which holds the claim {path}; this process waited {self.wait_seconds:g} s "
+                f"for it to store the data, then gave up. This process computed the same data "
+                f"but did not store it. Make or load it again once that writer has finished; "
+                f"if it hangs, stop it (its claim is then taken over), or wait longer with "
+                f"DataDirectory(..., claim_wait=<seconds>)")
         elif not is_complete(self.folder):
             self.outcome = OTHER_FAILED
             warnings.warn(f"{self.key_name}: {describe_holder(self.holder)} was making this "

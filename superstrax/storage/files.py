@@ -15,14 +15,16 @@ import datetime
 import errno
 import glob
 import json
+import numbers
 import os
 import shutil
 
-from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, InvalidConfiguration,
-                      RunMetadataNotAvailable, StorageError, SuperstraxError)
+from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, InvalidArgument,
+                      InvalidConfiguration, RunMetadataNotAvailable, StorageError,
+                      SuperstraxError)
 from .checksums import CHECKSUM_FIELD
 from .common import Location, StorageBackend, StorageFrontend, parse_dtype
-from .file_saver import FileSaver, os_error, write_atomically
+from .file_saver import CLAIM_WAIT_SECONDS, FileSaver, os_error, write_atomically
 from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
                      metadata_path)
@@ -75,9 +77,12 @@ _REMAKE = "Delete the folder and make the data again (or load it from an intact 
 
 
 class FileSystemBackend(StorageBackend):
-    """Backend keys are folder paths."""
+    """Backend keys are folder paths. claim_wait: see DataDirectory."""
 
-    def __init__(self):
+    claim_wait = CLAIM_WAIT_SECONDS      # for subclasses that do not call __init__
+
+    def __init__(self, claim_wait: float = CLAIM_WAIT_SECONDS):
+        self.claim_wait = claim_wait
         self._md_cache = {}
         self._checked = {}
 
@@ -148,7 +153,7 @@ class FileSystemBackend(StorageBackend):
             raise os_error(e, "reading a chunk file", path) from e
 
     def saver(self, folder, metadata, replace=False):
-        return FileSaver(folder, metadata, replace=replace)
+        return FileSaver(folder, metadata, replace=replace, wait_seconds=self.claim_wait)
 
     # strax's hooks, for subclasses written for strax that call them on super()
     def _get_metadata(self, folder, **kwargs):
@@ -229,12 +234,23 @@ def _flatten(doc, prefix=""):
 
 
 class DataDirectory(StorageFrontend):
-    """Data and run documents in one local directory, laid out as strax 2.x lays them out."""
+    """Data and run documents in one local directory, laid out as strax 2.x lays them out.
+
+    path, provide_run_metadata, readonly, deep_scan, overwrite ('never', 'if_broken',
+    'always'), take_only, exclude: as strax's DataDirectory.
+
+    claim_wait: seconds (default 600) a writer waits, when another live process holds the
+    claim on the same data (it is making it too), for that process to store it. The waiting
+    writer stores nothing itself; if the other still holds the claim when the wait ends, the
+    call raises a StorageError naming the run, the data type and the claim file. 0 checks
+    once and does not wait.
+    """
 
     stores_superruns = True
 
     def __init__(self, path=".", provide_run_metadata=False, readonly=False, deep_scan=False,
-                 overwrite="if_broken", take_only=(), exclude=(), **kwargs):
+                 overwrite="if_broken", take_only=(), exclude=(),
+                 claim_wait: float = CLAIM_WAIT_SECONDS, **kwargs):
         if kwargs:
             import warnings
             warnings.warn(f"DataDirectory got unknown arguments {sorted(kwargs)}; they do "
@@ -248,7 +264,12 @@ class DataDirectory(StorageFrontend):
             raise StorageError(f"DataDirectory needs the path of a directory, got {path!r}")
         self.path = os.fspath(path)
         self.deep_scan = deep_scan
-        self.backends = [FileSystemBackend()]
+        if (isinstance(claim_wait, bool) or not isinstance(claim_wait, numbers.Real)
+                or not 0 <= claim_wait < float("inf")):
+            raise InvalidArgument(f"DataDirectory({self.path!r}): claim_wait={claim_wait!r} is "
+                                  f"not a number of seconds; pass e.g. claim_wait=600")
+        self.claim_wait = float(claim_wait)
+        self.backends = [FileSystemBackend(claim_wait=self.claim_wait)]
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise StorageError(f"DataDirectory({self.path!r}): that path is a file, not a "
                                f"directory; give a directory (it is created if missing)")
