@@ -8,10 +8,12 @@ from types import MappingProxyType
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
-from .errors import InvalidArgument, InvalidConfiguration, PluginError
+from .chunk import DEFAULT_CHUNK_SIZE_MB
+from .errors import InvalidConfiguration, PluginError
 from .naming import check_no_dash
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
+from .planning import kinds_of
 from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
 from .session import Session
@@ -300,23 +302,46 @@ class Context:
         self._changed()
 
     # --- lineage and keys ----------------------------------------------------------------------
-    def lineage(self, run_id, data_type):
-        return self._session.lineages.lineage(str(run_id), data_type)
+    def lineage(self, run_id, data_type, chunk_number=None):
+        return self._session.lineages.lineage(str(run_id), data_type, chunk_number=chunk_number)
 
-    def key_for(self, run_id, data_type, combining=False):
-        """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
-        return self._session.key_for(run_id, data_type, combining=combining)
+    def key_for(self, run_id, data_type, chunk_number=None, combining=False):
+        """The DataKey of data_type for run_id (superruns carry a hash of their definition).
+        chunk_number={dependency: [chunk numbers]}: the key of data made from only those
+        chunks of a dependency (strax's per-chunk storage); data_type's own chunks do not
+        change its key."""
+        return self._session.key_for(run_id, data_type, combining=combining,
+                                     chunk_number=chunk_number)
 
     # --- storage -------------------------------------------------------------------------------
-    def is_stored(self, run_id, target, detailed=False, combining=False, **kwargs):
+    def is_stored(self, run_id, target, detailed=False, chunk_number=None, combining=False,
+                  **kwargs):
         """True if target is stored for run_id (for a superrun: stored as superrun data)."""
         ctx, _ = self._for_call(kwargs, "is_stored")
         targets = target if isinstance(target, (list, tuple)) else (target,)
-        return all(ctx._session.is_stored(run_id, t, combining=combining) for t in targets)
+        return all(ctx._session.is_stored(run_id, t, combining=combining,
+                                          chunk_number=chunk_number) for t in targets)
 
-    def get_meta(self, run_id, target):
+    def get_meta(self, run_id, target, chunk_number=None):
         """The stored metadata of target for run_id."""
-        return self._session.get_meta(run_id, target)
+        return self._session.get_meta(run_id, target, chunk_number=chunk_number)
+
+    def merge_per_chunk_storage(self, run_id, target, per_chunked_dependency,
+                                chunk_number_group=None, rechunk=True,
+                                rechunk_to_mb=DEFAULT_CHUNK_SIZE_MB, target_frontend_id=None,
+                                target_compressor=None, check_is_stored=True):
+        """Join target of run_id made per chunk of per_chunked_dependency (with
+        make(..., chunk_number={dependency: [...]})) into one stored copy.
+
+        chunk_number_group: the groups of chunk numbers it was made for (default: each chunk
+        of the dependency alone). Groups covering every chunk give target's ordinary key;
+        fewer give the key of those chunks together. ValueError if target is stored already
+        (check_is_stored) or groups repeat a chunk; DataNotAvailable if a group is missing."""
+        sources.merge_per_chunk_storage(
+            self._session, str(run_id), target, per_chunked_dependency,
+            chunk_number_group=chunk_number_group, rechunk=rechunk,
+            rechunk_to_mb=rechunk_to_mb, target_frontend_id=target_frontend_id,
+            target_compressor=target_compressor, check_is_stored=check_is_stored)
 
     get_metadata = get_meta
 
@@ -470,25 +495,23 @@ class Context:
         it then runs in a temporary context made with new_context. Unknown arguments are
         reported at the caller's line and dropped.
         """
-        if kwargs.get("chunk_number") is not None:
-            # Silently loading every chunk would give wrong results: refuse instead.
-            raise InvalidArgument(
-                f"{where}(chunk_number=...): processing selected chunks under their own key "
-                f"is not supported by superstrax yet (and strax refuses it for superruns); "
-                f"load a time range instead (time_range=... or seconds_range=...)")
         settings, rest, unknown = split_call_arguments(kwargs)
         for k in unknown:
             warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
                           UserWarning, stacklevel=3)
         return (self.new_context(**settings) if settings else self), rest
 
-    def get_components(self, run_id, targets=(), save=(), combining=False):
-        """What loading targets of run_id would load, compute and save: an object with
-        loaders, plugins, savers and targets as strax's, and the plan (nothing is read)."""
+    def get_components(self, run_id, targets=(), save=(), combining=False, chunk_number=None,
+                       **kwargs):
+        """What making targets of run_id would load, compute and save: an object with
+        loaders, plugins, savers and targets as strax's, and the plan (nothing is read).
+        Targets may be of different data kinds (as in strax: they are made in one pass)."""
         targets = (targets,) if isinstance(targets, str) else tuple(targets)
         save = (save,) if isinstance(save, str) else tuple(save)
-        plan = loading.plan(self._session, run_id, targets, save=save, combining=combining)
-        return inspection.components(plan, targets)
+        self._check_kwargs(kwargs, "get_components")
+        plan = loading.plan(self._session, run_id, targets, save=save, combining=combining,
+                            allow_multiple=True, chunk_number=chunk_number)
+        return inspection.components(plan, targets, self._session)
 
     def estimate_run_start_and_end(self, run_id, targets=None):
         """(start, end) of a run in ns since the epoch, floored to whole seconds as strax does,
@@ -502,7 +525,8 @@ class Context:
     def get_iter(self, run_id, targets, save=(), max_workers=None, time_range=None,
                  seconds_range=None, time_within=None, time_selection="fully_contained",
                  selection=None, selection_str=None, keep_columns=None, drop_columns=None,
-                 progress_bar=None, combining=False, add_run_id_field=False, **kwargs):
+                 progress_bar=None, combining=False, add_run_id_field=False,
+                 allow_multiple=False, chunk_number=None, **kwargs):
         """Chunks of targets for run_id (or each run of a list), in time order, made where
         not stored.
 
@@ -510,6 +534,10 @@ class Context:
         time_within (a row) select a time span, with time_selection 'fully_contained' or
         'touching'; selection is a query on the fields; keep_columns / drop_columns choose
         fields; add_run_id_field gives rows of several runs or of a superrun their run id.
+        allow_multiple=True makes targets of different data kinds in one pass and yields the
+        chunks of the first one no other target is made from. chunk_number={dependency:
+        [consecutive chunk numbers]} processes only those stored chunks of the dependency,
+        under keys of their own (merge them with merge_per_chunk_storage).
         Other keyword arguments (config=, register=, storage=, context options) apply to this
         call only, through a temporary context, as in strax.
         """
@@ -548,7 +576,13 @@ class Context:
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "make")
         from .parallel import make_many, wants_parallel
-        if wants_parallel(ctx._session, max_workers, executor):
+        # Per-chunk processing is one run's few chunks: it runs here.
+        if kwargs.get("chunk_number") is None and \
+                wants_parallel(ctx._session, max_workers, executor):
+            if not isinstance(targets, str):
+                # once here, rather than once per run in the workers
+                runs = run_id if isinstance(run_id, str) else ", ".join(map(str, run_id))
+                kinds_of(ctx._session, targets, runs, kwargs.get("allow_multiple"))
             make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
                       executor=executor, progress_bar=progress_bar, **kwargs)
             return
@@ -557,7 +591,8 @@ class Context:
 
     def _make_in_parallel_for_loading(self, run_id, targets, save, max_workers, kwargs):
         from .parallel import make_many, wants_parallel
-        if wants_parallel(self._session, max_workers, None):
+        if kwargs.get("chunk_number") is None and not kwargs.get("allow_multiple") and \
+                wants_parallel(self._session, max_workers, None):
             make_many(self._session, run_id, targets, save=save, max_workers=max_workers,
                       progress_bar=kwargs.get("progress_bar"),
                       combining=kwargs.get("combining", False), for_loading=True)
