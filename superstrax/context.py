@@ -202,9 +202,14 @@ class Context:
             self.register(plugin_class)
 
     def get_single_plugin(self, run_id, data_type, chunk_number=None):
+        """The set-up plugin making data_type for run_id (with chunk_number: as it would run
+        on those chunks of its inputs, with their lineage)."""
         run_id = str(run_id)
         self.get_save_when(data_type)
-        return self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
+        plugin = self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
+        if chunk_number is not None:
+            self._session.assign_chunk_number(plugin, run_id, chunk_number)
+        return plugin
 
     def provided_dtypes(self):
         return {d: cls for d, cls in self._plugin_class_registry.items()}

@@ -265,7 +265,7 @@ class Planner:
                 check_superrun_config(cls, self.session.lineages.config_for(cls, run_id), run_id)
             plugin = self.session.make_plugin(cls, run_id, self._instances)
             if self.chunk_number is not None:
-                self._assign_chunk_number(plugin, run_id)
+                self.session.assign_chunk_number(plugin, run_id, self.chunk_number)
             inputs = {d: self.node_for(run_id, d) for d in plugin.depends_on}
             node = ComputeNode(plugin, run_id, inputs)
             for d in plugin.provides:
@@ -280,16 +280,6 @@ class Planner:
                     node.saves[d] = target
             self._computes[compute_key] = node
         return OutputNode(self._computes[compute_key], data_type)
-
-    def _assign_chunk_number(self, plugin, run_id):
-        """Per-chunk processing: the plugin's lineage names the selected chunks (so its data
-        is stored under a key of its own), and a plugin reading a selected dependency learns
-        which chunks it gets (chunk_number, first_chunk), as in strax."""
-        plugin.lineage = self.session.lineages.lineage(run_id, plugin.provides[-1],
-                                                       chunk_number=self.chunk_number)
-        for d in plugin.depends_on:
-            if d in self.chunk_number:
-                plugin.chunk_number = list(self.chunk_number[d])
 
     def wants_saved(self, cls, data_type):
         when = cls.save_when_for(data_type)

@@ -93,6 +93,16 @@ class Session:
         plugin.setup()
         return plugin
 
+    def assign_chunk_number(self, plugin, run_id, chunk_number: dict) -> None:
+        """Per-chunk processing: the plugin's lineage names the selected chunks (so its data
+        is stored under a key of its own), and a plugin reading a selected dependency learns
+        which chunks it gets (chunk_number, first_chunk), as in strax."""
+        plugin.lineage = self.lineages.lineage(run_id, plugin.provides[-1],
+                                               chunk_number=chunk_number)
+        for d in plugin.depends_on:
+            if d in chunk_number:
+                plugin.chunk_number = list(chunk_number[d])
+
     def single_plugin(self, run_id, data_type: str):
         """The plugin making data_type for run_id (a superrun: for its first subrun)."""
         run_id = str(run_id)

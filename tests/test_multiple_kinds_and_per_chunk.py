@@ -201,6 +201,10 @@ def test_compute_gets_the_selected_chunk_numbers(tmp_path):
     labels = st.get_array(RUN, "chunk_labels", chunk_number={"records": [2, 3]})
     assert list(labels["label"]) == [2] * 10 + [3] * 10
     assert list(labels["time"]) == list(labels["label"])
+    plugin = st.get_single_plugin(RUN, "chunk_labels", chunk_number={"records": [2, 3]})
+    assert plugin.first_chunk == 2
+    assert plugin.lineage["chunk_labels"][2]["chunk_number"] == {"records": [2, 3]}
+    assert st.get_single_plugin(RUN, "chunk_labels").first_chunk == 0
 
 
 def test_per_chunk_refusals(tmp_path):
