@@ -198,6 +198,8 @@ def test_merge_refuses_missing_repeated_or_gapped_groups(tmp_path):
 def test_compute_gets_the_selected_chunk_numbers(tmp_path):
     st = context(tmp_path, Records, ChunkLabels)
     st.make(RUN, "records")
+    # a stored data type's own chunk numbers select its chunks
+    assert set(st.get_array(RUN, "records", chunk_number={"records": [1]})["time"]) == {1}
     labels = st.get_array(RUN, "chunk_labels", chunk_number={"records": [2, 3]})
     assert list(labels["label"]) == [2] * 10 + [3] * 10
     assert list(labels["time"]) == list(labels["label"])
