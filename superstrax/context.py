@@ -13,7 +13,6 @@ from .errors import InvalidConfiguration, PluginError
 from .naming import check_no_dash
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
-from .planning import kinds_of
 from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
 from .session import Session
@@ -202,8 +201,6 @@ class Context:
             self.register(plugin_class)
 
     def get_single_plugin(self, run_id, data_type, chunk_number=None):
-        """The set-up plugin making data_type for run_id (with chunk_number: as it would run
-        on those chunks of its inputs, with their lineage)."""
         run_id = str(run_id)
         self.get_save_when(data_type)
         plugin = self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
@@ -311,10 +308,7 @@ class Context:
         return self._session.lineages.lineage(str(run_id), data_type, chunk_number=chunk_number)
 
     def key_for(self, run_id, data_type, chunk_number=None, combining=False):
-        """The DataKey of data_type for run_id (superruns carry a hash of their definition).
-        chunk_number={dependency: [chunk numbers]}: the key of data made from only those
-        chunks of a dependency (strax's per-chunk storage); data_type's own chunks do not
-        change its key."""
+        """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
         return self._session.key_for(run_id, data_type, combining=combining,
                                      chunk_number=chunk_number)
 
@@ -335,18 +329,10 @@ class Context:
                                 chunk_number_group=None, rechunk=True,
                                 rechunk_to_mb=DEFAULT_CHUNK_SIZE_MB, target_frontend_id=None,
                                 target_compressor=None, check_is_stored=True):
-        """Join target of run_id made per chunk of per_chunked_dependency (with
-        make(..., chunk_number={dependency: [...]})) into one stored copy.
-
-        chunk_number_group: the groups of chunk numbers it was made for (default: each chunk
-        of the dependency alone). Groups covering every chunk give target's ordinary key;
-        fewer give the key of those chunks together. ValueError if target is stored already
-        (check_is_stored) or groups repeat a chunk; DataNotAvailable if a group is missing."""
+        """One stored copy of target made per chunk(s); see sources.merge_per_chunk_storage."""
         sources.merge_per_chunk_storage(
-            self._session, str(run_id), target, per_chunked_dependency,
-            chunk_number_group=chunk_number_group, rechunk=rechunk,
-            rechunk_to_mb=rechunk_to_mb, target_frontend_id=target_frontend_id,
-            target_compressor=target_compressor, check_is_stored=check_is_stored)
+            self._session, str(run_id), target, per_chunked_dependency, chunk_number_group,
+            rechunk, rechunk_to_mb, target_frontend_id, target_compressor, check_is_stored)
 
     get_metadata = get_meta
 
@@ -508,12 +494,10 @@ class Context:
 
     def get_components(self, run_id, targets=(), save=(), combining=False, chunk_number=None,
                        **kwargs):
-        """What making targets of run_id would load, compute and save: an object with
-        loaders, plugins, savers and targets as strax's, and the plan (nothing is read).
-        Targets may be of different data kinds (as in strax: they are made in one pass)."""
-        targets = (targets,) if isinstance(targets, str) else tuple(targets)
-        save = (save,) if isinstance(save, str) else tuple(save)
+        """What making targets (of any kinds) of run_id would load, compute and save: an object
+        with loaders, plugins, savers and targets as strax's, and the plan (nothing is read)."""
         self._check_kwargs(kwargs, "get_components")
+        targets = loading.as_tuple(targets)
         plan = loading.plan(self._session, run_id, targets, save=save, combining=combining,
                             allow_multiple=True, chunk_number=chunk_number)
         return inspection.components(plan, targets, self._session)
@@ -539,10 +523,6 @@ class Context:
         time_within (a row) select a time span, with time_selection 'fully_contained' or
         'touching'; selection is a query on the fields; keep_columns / drop_columns choose
         fields; add_run_id_field gives rows of several runs or of a superrun their run id.
-        allow_multiple=True makes targets of different data kinds in one pass and yields the
-        chunks of the first one no other target is made from. chunk_number={dependency:
-        [consecutive chunk numbers]} processes only those stored chunks of the dependency,
-        under keys of their own (merge them with merge_per_chunk_storage).
         Other keyword arguments (config=, register=, storage=, context options) apply to this
         call only, through a temporary context, as in strax.
         """
@@ -581,13 +561,9 @@ class Context:
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "make")
         from .parallel import make_many, wants_parallel
-        # Per-chunk processing is one run's few chunks: it runs here.
+        # per-chunk processing is one run's few chunks: it runs here
         if kwargs.get("chunk_number") is None and \
                 wants_parallel(ctx._session, max_workers, executor):
-            if not isinstance(targets, str):
-                # once here, rather than once per run in the workers
-                runs = run_id if isinstance(run_id, str) else ", ".join(map(str, run_id))
-                kinds_of(ctx._session, targets, runs, kwargs.get("allow_multiple"))
             make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
                       executor=executor, progress_bar=progress_bar, **kwargs)
             return
