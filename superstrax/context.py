@@ -213,6 +213,7 @@ class Context:
 
     def data_info(self, data_type):
         """Field name, numpy type and description of each field of data_type."""
+        import pandas as pd
         dtype = self.get_single_plugin("0", data_type).dtype_for(data_type)
         rows = []
         for name in dtype.names:

@@ -354,3 +354,12 @@ def test_writable_storage_leaves_out_readonly_frontends(tmp_path):
     assert st.writable_storage() == [rw, mem]
     rw.readonly = True
     assert st.writable_storage() == [mem]
+
+
+def test_data_info_lists_each_field_with_its_type_and_comment(tmp_path):
+    st = make_context(tmp_path)
+    info = st.data_info("peak_classification")
+    assert list(info.columns) == ["Field name", "Data type", "Comment"]
+    assert list(info["Field name"]) == ["time", "endtime", "type"]
+    assert info.set_index("Field name").loc["type", "Data type"] == "int8"
+    assert info.set_index("Field name").loc["type", "Comment"] == "Classification of the peak."
