@@ -17,8 +17,8 @@ Layers, lowest first; a module imports only from its own layer or lower ones
 from ._version import __version__
 
 from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
-                     InvalidArgument, InvalidConfiguration, InvalidName, PluginError,
-                     PluginGaveWrongOutput,
+                     CannotMergeKinds, InvalidArgument, InvalidConfiguration, InvalidName,
+                     PerChunkNotSupported, PluginError, PluginGaveWrongOutput,
                      RunMetadataNotAvailable, RunsFailed, StorageError, SuperrunError,
                      SuperstraxError)
 from .hashing import deterministic_hash, hashablize, NumpyJSONEncoder
@@ -45,7 +45,8 @@ from . import io, processing, utils  # noqa: F401  (strax.io.X, strax.utils.X as
 from .chunk import Chunk, Rechunker, continuity_check
 from .config import Config, Option, takes_config
 from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
-                      OverlapWindowPlugin, Plugin, SaveWhen, camel_to_snake)
+                      OverlapWindowPlugin, ParallelSourcePlugin, Plugin, SaveWhen,
+                      camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
 from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend
 from .storage.strax_style import StorageType
@@ -66,7 +67,8 @@ __all__ = [
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
-    "StorageType", "MongoFrontend",
+    "StorageType", "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds",
+    "PerChunkNotSupported",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

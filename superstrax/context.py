@@ -8,7 +8,8 @@ from types import MappingProxyType
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
-from .errors import InvalidArgument, InvalidConfiguration, PluginError
+from .chunk import DEFAULT_CHUNK_SIZE_MB
+from .errors import InvalidConfiguration, PluginError
 from .naming import check_no_dash
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
@@ -202,13 +203,17 @@ class Context:
     def get_single_plugin(self, run_id, data_type, chunk_number=None):
         run_id = str(run_id)
         self.get_save_when(data_type)
-        return self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
+        plugin = self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
+        if chunk_number is not None:
+            self._session.assign_chunk_number(plugin, run_id, chunk_number)
+        return plugin
 
     def provided_dtypes(self):
         return {d: cls for d, cls in self._plugin_class_registry.items()}
 
     def data_info(self, data_type):
         """Field name, numpy type and description of each field of data_type."""
+        import pandas as pd
         dtype = self.get_single_plugin("0", data_type).dtype_for(data_type)
         rows = []
         for name in dtype.names:
@@ -300,23 +305,35 @@ class Context:
         self._changed()
 
     # --- lineage and keys ----------------------------------------------------------------------
-    def lineage(self, run_id, data_type):
-        return self._session.lineages.lineage(str(run_id), data_type)
+    def lineage(self, run_id, data_type, chunk_number=None):
+        return self._session.lineages.lineage(str(run_id), data_type, chunk_number=chunk_number)
 
-    def key_for(self, run_id, data_type, combining=False):
+    def key_for(self, run_id, data_type, chunk_number=None, combining=False):
         """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
-        return self._session.key_for(run_id, data_type, combining=combining)
+        return self._session.key_for(run_id, data_type, combining=combining,
+                                     chunk_number=chunk_number)
 
     # --- storage -------------------------------------------------------------------------------
-    def is_stored(self, run_id, target, detailed=False, combining=False, **kwargs):
+    def is_stored(self, run_id, target, detailed=False, chunk_number=None, combining=False,
+                  **kwargs):
         """True if target is stored for run_id (for a superrun: stored as superrun data)."""
         ctx, _ = self._for_call(kwargs, "is_stored")
         targets = target if isinstance(target, (list, tuple)) else (target,)
-        return all(ctx._session.is_stored(run_id, t, combining=combining) for t in targets)
+        return all(ctx._session.is_stored(run_id, t, combining=combining,
+                                          chunk_number=chunk_number) for t in targets)
 
-    def get_meta(self, run_id, target):
+    def get_meta(self, run_id, target, chunk_number=None):
         """The stored metadata of target for run_id."""
-        return self._session.get_meta(run_id, target)
+        return self._session.get_meta(run_id, target, chunk_number=chunk_number)
+
+    def merge_per_chunk_storage(self, run_id, target, per_chunked_dependency,
+                                chunk_number_group=None, rechunk=True,
+                                rechunk_to_mb=DEFAULT_CHUNK_SIZE_MB, target_frontend_id=None,
+                                target_compressor=None, check_is_stored=True):
+        """One stored copy of target made per chunk(s); see sources.merge_per_chunk_storage."""
+        sources.merge_per_chunk_storage(
+            self._session, str(run_id), target, per_chunked_dependency, chunk_number_group,
+            rechunk, rechunk_to_mb, target_frontend_id, target_compressor, check_is_stored)
 
     get_metadata = get_meta
 
@@ -470,25 +487,21 @@ class Context:
         it then runs in a temporary context made with new_context. Unknown arguments are
         reported at the caller's line and dropped.
         """
-        if kwargs.get("chunk_number") is not None:
-            # Silently loading every chunk would give wrong results: refuse instead.
-            raise InvalidArgument(
-                f"{where}(chunk_number=...): processing selected chunks under their own key "
-                f"is not supported by superstrax yet (and strax refuses it for superruns); "
-                f"load a time range instead (time_range=... or seconds_range=...)")
         settings, rest, unknown = split_call_arguments(kwargs)
         for k in unknown:
             warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
                           UserWarning, stacklevel=3)
         return (self.new_context(**settings) if settings else self), rest
 
-    def get_components(self, run_id, targets=(), save=(), combining=False):
-        """What loading targets of run_id would load, compute and save: an object with
-        loaders, plugins, savers and targets as strax's, and the plan (nothing is read)."""
-        targets = (targets,) if isinstance(targets, str) else tuple(targets)
-        save = (save,) if isinstance(save, str) else tuple(save)
-        plan = loading.plan(self._session, run_id, targets, save=save, combining=combining)
-        return inspection.components(plan, targets)
+    def get_components(self, run_id, targets=(), save=(), combining=False, chunk_number=None,
+                       **kwargs):
+        """What making targets (of any kinds) of run_id would load, compute and save: an object
+        with loaders, plugins, savers and targets as strax's, and the plan (nothing is read)."""
+        self._check_kwargs(kwargs, "get_components")
+        targets = loading.as_tuple(targets)
+        plan = loading.plan(self._session, run_id, targets, save=save, combining=combining,
+                            allow_multiple=True, chunk_number=chunk_number)
+        return inspection.components(plan, targets, self._session)
 
     def estimate_run_start_and_end(self, run_id, targets=None):
         """(start, end) of a run in ns since the epoch, floored to whole seconds as strax does,
@@ -502,7 +515,8 @@ class Context:
     def get_iter(self, run_id, targets, save=(), max_workers=None, time_range=None,
                  seconds_range=None, time_within=None, time_selection="fully_contained",
                  selection=None, selection_str=None, keep_columns=None, drop_columns=None,
-                 progress_bar=None, combining=False, add_run_id_field=False, **kwargs):
+                 progress_bar=None, combining=False, add_run_id_field=False,
+                 allow_multiple=False, chunk_number=None, **kwargs):
         """Chunks of targets for run_id (or each run of a list), in time order, made where
         not stored.
 
@@ -548,7 +562,9 @@ class Context:
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "make")
         from .parallel import make_many, wants_parallel
-        if wants_parallel(ctx._session, max_workers, executor):
+        # per-chunk processing is one run's few chunks: it runs here
+        if kwargs.get("chunk_number") is None and \
+                wants_parallel(ctx._session, max_workers, executor):
             make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
                       executor=executor, progress_bar=progress_bar, **kwargs)
             return
@@ -557,7 +573,8 @@ class Context:
 
     def _make_in_parallel_for_loading(self, run_id, targets, save, max_workers, kwargs):
         from .parallel import make_many, wants_parallel
-        if wants_parallel(self._session, max_workers, None):
+        if kwargs.get("chunk_number") is None and not kwargs.get("allow_multiple") and \
+                wants_parallel(self._session, max_workers, None):
             make_many(self._session, run_id, targets, save=save, max_workers=max_workers,
                       progress_bar=kwargs.get("progress_bar"),
                       combining=kwargs.get("combining", False), for_loading=True)

@@ -15,8 +15,9 @@ select_docs = """
     time range.
 :param time_selection: how rows relate to the time range: 'fully_contained' (default; the
     row lies inside it), 'touching' (the row overlaps it) or 'skip' (no time selection).
-:param chunk_number: a dict from data type to chunk numbers, to process only those chunks of
-    an input (not supported yet: superstrax raises InvalidArgument).
+:param chunk_number: a dict from data type to consecutive chunk numbers, to process only
+    those stored chunks of an input; what is made from them is stored under a key of its own
+    (see Context.merge_per_chunk_storage).
 :param progress_bar: show a progress bar while loading.
 :param multi_run_progress_bar: show a progress bar over the runs when loading several.
 """

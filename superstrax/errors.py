@@ -41,6 +41,11 @@ class PluginError(SuperstraxError):
     """A plugin returned something that does not match what it declares."""
 
 
+class CannotMergeKinds(PluginError, RuntimeError):
+    """Targets of different data kinds were asked for as one result (rows of different kinds
+    cannot be joined). A RuntimeError too, as strax raises one."""
+
+
 class PluginGaveWrongOutput(PluginError, ValueError):
     """A plugin's compute returned something other than its declared outputs (strax's name)."""
 
@@ -73,6 +78,12 @@ class IntervalError(SuperstraxError, ValueError):
 class AlgorithmNotAvailable(SuperstraxError, NotImplementedError):
     """A strax physics algorithm (hit finding, peak building or splitting, ...) that superstrax
     does not implement yet."""
+
+
+class PerChunkNotSupported(InvalidArgument, NotImplementedError):
+    """chunk_number= asks for per-chunk processing through a plugin that needs data across
+    chunk boundaries (LoopPlugin, OverlapWindowPlugin). A ValueError, as strax raises, and a
+    NotImplementedError."""
 
 
 class RunsFailed(SuperstraxError):

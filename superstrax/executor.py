@@ -12,7 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .chunk import Rechunker, as_superrun_chunk, continuity_check
-from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, OutputNode
+from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, MultiNode, OutputNode
 from .plugins.sync import sync_inputs
 
 if TYPE_CHECKING:
@@ -143,6 +143,10 @@ class Processor:
                 streams = {d: self._clipped(s, pushdown) for d, s in streams.items()}
             return (next(iter(step.values()))
                     for step in sync_inputs(list(node.data_types), node.kinds.get, streams))
+        if isinstance(node, MultiNode):
+            streams = {d: self._stream(n, pushdown) for d, n in node.inputs.items()}
+            main = streams.pop(node.main)
+            return self._alongside(main, list(streams.values()))
         if isinstance(node, ComputeNode):
             raise TypeError("a ComputeNode is reached through its OutputNodes")
         raise TypeError(f"unknown plan node {node!r}")
@@ -165,6 +169,18 @@ class Processor:
             chunk = _clip(chunk, time_range, self.selection)
             if chunk is not None:
                 yield chunk
+
+    @staticmethod
+    def _alongside(main, others):
+        """main's chunks; after each, one chunk of every other stream is pulled (and dropped)
+        so that all advance together: chunks shared through a plugin's broadcast queues are
+        taken as they are made, and memory stays bounded."""
+        for chunk in main:
+            yield chunk
+            others = [s for s in others if next(s, None) is not None]
+        for stream in others:
+            for _ in stream:
+                pass
 
     @staticmethod
     def _copied(stream, sinks):
@@ -267,5 +283,6 @@ def stored_size(plan):
         if dtype is not None and node_dtype != dtype:
             return None
         dtype = node_dtype
-        total += sum(c["n"] for c in md["chunks"])
+        total += sum(c["n"] for i, c in enumerate(md["chunks"])
+                     if node.chunk_numbers is None or c.get("chunk_i", i) in node.chunk_numbers)
     return total, dtype

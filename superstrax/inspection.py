@@ -3,6 +3,7 @@ data kinds, save rules, fields and where code uses them, plugin instances per ru
 hash of everything that decides them. The Context's tree, tree_levels, search_field,
 get_data_kinds, _get_plugins, _context_hash ... forward here."""
 import fnmatch
+import os
 import inspect
 import types
 from collections import defaultdict
@@ -315,11 +316,29 @@ class Components:
     loaders: dict = field(default_factory=dict)
     plugins: dict = field(default_factory=dict)
     savers: dict = field(default_factory=dict)
+    loader_plugins: dict = field(default_factory=dict)
 
 
-def components(plan, targets) -> Components:
+@dataclass(frozen=True)
+class PlannedSave:
+    """One write a plan would make: the key, the frontend it goes to, and (as strax's file
+    savers show it) the folder it ends up in when that frontend is a directory. Reads as
+    its key's name."""
+    key: object
+    frontend: object = None
+
+    @property
+    def dirname(self):
+        path = getattr(self.frontend, "path", None)
+        return os.path.join(path, str(self.key)) if path is not None else None
+
+    def __str__(self):
+        return str(self.key)
+
+
+def components(plan, targets, session=None) -> Components:
     # local import: planning's node classes, same layer
-    from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, OutputNode
+    from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, MultiNode, OutputNode
     result = Components(tuple(targets), plan)
     seen, todo = set(), [plan]
     while todo:
@@ -330,19 +349,38 @@ def components(plan, targets) -> Components:
         if isinstance(node, LoadNode):
             result.loaders[node.data_type] = node.key
             for copy in node.copies:
-                result.savers.setdefault(node.data_type, []).append(copy.key)
+                result.savers.setdefault(node.data_type, []).append(
+                    PlannedSave(copy.key, copy.frontend))
         elif isinstance(node, ChainNode):
             result.loaders[node.data_type] = node
             if node.save is not None:
-                result.savers.setdefault(node.data_type, []).append(node.save.key)
+                result.savers.setdefault(node.data_type, []).append(
+                    PlannedSave(node.save.key, node.save.frontend))
         elif isinstance(node, OutputNode):
             todo.append(node.compute)
         elif isinstance(node, ComputeNode):
             for d in node.plugin.provides:
                 result.plugins[d] = node.plugin
             for d, target in node.saves.items():
-                result.savers.setdefault(d, []).append(target.key)
+                result.savers.setdefault(d, []).append(PlannedSave(target.key, target.frontend))
             todo.extend(node.inputs.values())
-        elif isinstance(node, MergeNode):
+        elif isinstance(node, (MergeNode, MultiNode)):
             todo.extend(node.inputs.values())
+    # strax's loader_plugins: the plugins whose data is loaded rather than computed
+    if session is not None:
+        for d in result.loaders:
+            if d not in result.plugins and not d.startswith("_"):
+                try:
+                    result.loader_plugins[d] = session.single_plugin(plan_run_id(plan), d)
+                except Exception:    # only for inspection: never fail get_components for it
+                    pass
     return result
+
+
+def plan_run_id(plan):
+    from .planning import LoadNode, OutputNode
+    if isinstance(plan, LoadNode):
+        return plan.key.run_id
+    if isinstance(plan, OutputNode):
+        return plan.compute.run_id
+    return plan.run_id

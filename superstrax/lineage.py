@@ -3,9 +3,11 @@
 Lineages are cached. When no option in a data type's dependency tree can depend on the run
 id, one lineage serves every run; otherwise it is resolved per run (per subrun for superruns).
 """
+import numpy as np
+
 from . import config as cfg
-from .errors import (DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable,
-                     UnknownDataType)
+from .errors import (DataNotAvailable, InvalidArgument, InvalidConfiguration,
+                     PerChunkNotSupported, RunMetadataNotAvailable, UnknownDataType)
 from .hashing import deterministic_hash
 from .naming import is_superrun_id  # noqa: F401 (its old home; kept for importers)
 from .validation import check_acyclic
@@ -104,7 +106,13 @@ class LineageResolver:
         return result
 
     # --- lineage -----------------------------------------------------------------------------
-    def lineage(self, run_id, data_type):
+    def lineage(self, run_id, data_type, chunk_number=None):
+        """{data type: (plugin class name, version, tracked options)} of data_type and all it
+        is made from. chunk_number ({dependency: [chunk numbers]}, per-chunk processing): the
+        options of each plugin reading such a dependency also hold
+        'chunk_number': {dependency: [...]}, so the data gets a key of its own (strax's rule)."""
+        if chunk_number is not None:
+            return self._per_chunk_lineage(run_id, data_type, chunk_number)
         cache_key = (data_type, None if self.run_independent(data_type) else run_id)
         if cache_key not in self._lineages:
             self._lineages[cache_key] = self._build_lineage(run_id, data_type)
@@ -124,8 +132,69 @@ class LineageResolver:
             lineage.update(self.lineage(run_id, dep))
         return lineage
 
+    def _per_chunk_lineage(self, run_id, data_type, chunk_number):
+        from .plugins.kinds import LoopPlugin, OverlapWindowPlugin
+        if not isinstance(chunk_number, dict):
+            raise InvalidArgument(f"chunk_number must be a dict {{data type: [chunk numbers]}}, "
+                                  f"got {chunk_number!r}")
+        lineage = dict(self.lineage(run_id, data_type))
+        for provided, (name, version, options) in list(lineage.items()):
+            cls = self.plugin_class(provided, run_id)
+            selected = [d for d in cls.depends_on_tuple() if d in chunk_number]
+            if not selected:
+                continue
+            if issubclass(cls, (LoopPlugin, OverlapWindowPlugin)):
+                raise PerChunkNotSupported(
+                    f"{cls.__name__} (making {provided} for run {run_id}) needs data across "
+                    f"chunk boundaries, so it cannot be made from selected chunks of "
+                    f"{selected} (chunk_number=); make {data_type} from the whole data")
+            options = dict(options)
+            per_chunk = dict(options.get("chunk_number", {}))
+            for d in selected:
+                numbers = _check_chunk_numbers(chunk_number[d], d)
+                self._check_connector(cls, d, run_id)
+                per_chunk[d] = numbers
+            options["chunk_number"] = per_chunk
+            lineage[provided] = (name, version, options)
+        return lineage
+
+    def _check_connector(self, cls, selected, run_id):
+        """A plugin with several inputs made from selected chunks of one data type needs
+        every input made from that data type, else its inputs would cover different times."""
+        deps = cls.depends_on_tuple()
+        if len(deps) < 2:
+            return
+        for c in deps:
+            if c != selected and selected not in self.made_from(c):
+                raise InvalidArgument(
+                    f"chunk_number={{{selected!r}: ...}}: {cls.__name__} reads {c}, which is not "
+                    f"made from {selected}, so its inputs would not cover the same chunks")
+
+    def made_from(self, data_type):
+        """Every data type data_type is made from, however indirectly (a set)."""
+        seen, todo = set(), [data_type]
+        while todo:
+            for dep in self.plugin_class(todo.pop()).depends_on_tuple():
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return seen
+
     def lineage_hash(self, run_id, data_type):
         return deterministic_hash(self.lineage(run_id, data_type))
+
+
+def _check_chunk_numbers(numbers, data_type):
+    """chunk numbers as strax takes them: a list of consecutive integers."""
+    if not isinstance(numbers, (list, tuple)) or not numbers or not all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in numbers):
+        raise InvalidArgument(f"chunk_number for {data_type} must be a non-empty list of "
+                              f"integers, got {numbers!r}")
+    numbers = [int(x) for x in numbers]
+    if any(b - a != 1 for a, b in zip(numbers, numbers[1:])):
+        raise InvalidArgument(f"chunk_number for {data_type} must be consecutive integers "
+                              f"(one stretch of the run), got {numbers}")
+    return numbers
 
 
 def check_superrun_config(plugin_class, config, superrun_id):

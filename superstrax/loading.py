@@ -10,12 +10,12 @@ import numpy as np
 
 from . import executor, output, validation
 from .runs import superruns
-from .errors import (DataCorrupted, DataNotAvailable, InvalidConfiguration,
+from .errors import (CannotMergeKinds, DataCorrupted, DataNotAvailable, InvalidConfiguration,
                      RunMetadataNotAvailable, SuperrunError)
 from .executor import Processor
 from .naming import is_superrun_id
 from .options import LOADING_ARGS, PER_ROW_OPTIONS
-from .planning import LoadNode, Planner, walk
+from .planning import LoadNode, MultiNode, Planner, walk
 from .progress import with_progress
 
 SECOND = 1_000_000_000
@@ -28,10 +28,12 @@ def as_tuple(x):
     return (x,) if isinstance(x, str) else tuple(x)
 
 
-def plan(session, run_id, targets, save=(), combining=False):
+def plan(session, run_id, targets, save=(), combining=False, allow_multiple=False,
+         chunk_number=None):
     """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
-    return Planner(session, as_tuple(targets), save=as_tuple(save),
-                   combining=combining).plan(str(run_id))
+    return Planner(session, as_tuple(targets), save=as_tuple(save), combining=combining,
+                   allow_multiple=allow_multiple,
+                   chunk_number=chunk_number).plan(str(run_id))
 
 
 # --- the time range of one call ------------------------------------------------------------
@@ -88,9 +90,11 @@ def estimate_run_start_and_end(session, run_id, targets=None, stacklevel=3):
 def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=None,
                 seconds_range=None, time_within=None, time_selection="fully_contained",
                 selection=None, selection_str=None, keep_columns=None, drop_columns=None,
-                progress_bar=None, combining=False, add_run_id_field=False, _plan=None,
-                _arena=None):
-    """The chunks get_iter yields: planned, processed, clipped and shaped."""
+                progress_bar=None, combining=False, add_run_id_field=False, allow_multiple=False,
+                chunk_number=None, _plan=None, _arena=None):
+    """The chunks get_iter yields: planned, processed, clipped and shaped. With
+    allow_multiple, targets of several kinds are made in one pass and the chunks of one of
+    them (the first that no other target is made from) are yielded."""
     if isinstance(run_id, (list, tuple, np.ndarray)):
         for r in validation.check_run_ids(run_id, targets):
             yield from iter_chunks(session, r, targets, save=save, time_range=time_range,
@@ -98,7 +102,8 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
                                    time_selection=time_selection, selection=selection,
                                    selection_str=selection_str, keep_columns=keep_columns,
                                    drop_columns=drop_columns, progress_bar=progress_bar,
-                                   combining=combining, add_run_id_field=add_run_id_field)
+                                   combining=combining, add_run_id_field=add_run_id_field,
+                                   allow_multiple=allow_multiple, chunk_number=chunk_number)
         return
     run_id = validation.check_run_id(run_id, targets)
     targets, save = validation.check_targets(targets, run_id), as_tuple(save)
@@ -106,7 +111,8 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
         raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
     time_range = absolute_time_range(session, run_id, targets, time_range, seconds_range,
                                      time_within)
-    the_plan = _plan or plan(session, run_id, targets, save=save, combining=combining)
+    the_plan = _plan or plan(session, run_id, targets, save=save, combining=combining,
+                             allow_multiple=allow_multiple, chunk_number=chunk_number)
     processor = Processor(session, the_plan, time_range=time_range, selection=time_selection,
                           arena=_arena)
     selection = selection if selection is not None else selection_str
@@ -114,6 +120,8 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
     chunks = with_progress(iter(processor), start, end,
                            desc=f"Loading {run_id} {'+'.join(targets)}",
                            enabled=session.progress_enabled(progress_bar))
+    if isinstance(the_plan, MultiNode):
+        targets = (the_plan.main,)     # the rows yielded are of that target alone
     yield from output.shape_chunks(chunks, run_id, targets, selection, keep_columns,
                                    drop_columns, add_run_id_field,
                                    session.option("apply_data_function"))
@@ -140,6 +148,11 @@ def get_array(session, run_id, targets, save=(), **kwargs):
     straight into one preallocated array. ignore_errors=True leaves out (with a warning) the
     runs of several whose data is not available."""
     ignore_errors = kwargs.pop("ignore_errors", False)
+    if kwargs.get("allow_multiple"):
+        raise CannotMergeKinds(
+            f"get_array/get_df return one array of one data kind, so they cannot take "
+            f"allow_multiple=True (targets {list(as_tuple(targets))}); make the targets with "
+            f"st.make(..., allow_multiple=True), then load each kind separately")
     if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
         run_ids = validation.check_run_ids(run_id, targets)
         width = max(len(r) for r in run_ids) if run_ids else 1
@@ -168,7 +181,8 @@ def get_array(session, run_id, targets, save=(), **kwargs):
             not session.option("apply_data_function"):
         try:
             the_plan = plan(session, run_id, targets, save=save,
-                            combining=kwargs.get("combining", False))
+                            combining=kwargs.get("combining", False),
+                            chunk_number=kwargs.get("chunk_number"))
         except Exception:      # iter_chunks raises the same error, with all of its context
             the_plan = None
         if the_plan is not None and columns:
@@ -236,15 +250,18 @@ def make(session, run_id, targets, save=(), progress_bar=None, **kwargs):
             make(session, r, targets, save=save, progress_bar=progress_bar, **kwargs)
         return
     combining = kwargs.get("combining", False)
-    if all(_stored_quietly(session, run_id, t, combining) for t in as_tuple(targets)):
+    chunk_number = kwargs.get("chunk_number")
+    if all(_stored_quietly(session, run_id, t, combining, chunk_number)
+           for t in as_tuple(targets)):
         return
     for _ in iter_chunks(session, run_id, targets, save=save, progress_bar=progress_bar,
                          **loading_args(kwargs)):
         pass
 
 
-def _stored_quietly(session, run_id, target, combining=False):
+def _stored_quietly(session, run_id, target, combining=False, chunk_number=None):
     try:
-        return session.is_stored(run_id, target, combining=combining)
+        return session.is_stored(run_id, target, combining=combining,
+                                 chunk_number=chunk_number)
     except Exception:    # the error will surface, clearly, when making it
         return False

@@ -76,6 +76,11 @@ CALL_SETTINGS = (
     Setting("combining", False, "Superruns: the data of each subrun, not computed over the "
                                 "superrun"),
     Setting("add_run_id_field", False, "Give every row a run_id field"),
+    Setting("allow_multiple", False, "Targets of different data kinds in one pass (make and "
+                                     "get_iter; get_iter yields the chunks of one of them)"),
+    Setting("chunk_number", None, "{data type: [consecutive chunk numbers]}: process only "
+                                  "those stored chunks of that dependency, under a key of "
+                                  "their own"),
 )
 # The loading arguments of get_iter & co. (loading.iter_chunks takes exactly these).
 LOADING_ARGS = frozenset(s.name for s in CALL_SETTINGS)
@@ -90,7 +95,7 @@ CALL_CONTEXT_ARGS = {
 
 # Arguments of strax's get_iter & co. that are accepted and need nothing done here.
 ACCEPTED_GET_KWARGS = frozenset({
-    "_check_lineage_per_run_id", "multi_run_progress_bar", "allow_multiple", "_chunk_number",
+    "_check_lineage_per_run_id", "multi_run_progress_bar", "_chunk_number",
     "processor", "ignore_errors", "run_id_as_bytes"})
 
 # Loading options that select rows or columns: with any of them the result's size is unknown

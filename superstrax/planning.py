@@ -8,12 +8,13 @@ if the plugin allows it, else chained from the subruns' data (DESIGN.md's semant
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from .errors import DataNotAvailable, PluginError
+from .errors import CannotMergeKinds, DataNotAvailable, InvalidArgument
 from .lineage import check_superrun_config
 from .naming import is_superrun_id
 from .plugins.base import Plugin, SaveWhen
@@ -41,6 +42,8 @@ class LoadNode:
     copies: list[SaveTarget] = field(default_factory=list)   # storage_converter
     # Found while planning: the plan reuses its metadata (read and checked once per call)
     location: Location | None = None
+    # chunk_number=: only these stored chunks are read (None: all of them)
+    chunk_numbers: tuple | None = None
 
     @property
     def metadata(self) -> dict:
@@ -50,8 +53,10 @@ class LoadNode:
 
     def loader(self, time_range=None, arena=None):
         if self.location is not None:
-            return self.location.chunks(time_range=time_range, arena=arena)
-        return self.frontend.loader(self.key, time_range=time_range, arena=arena)
+            return self.location.chunks(time_range=time_range, arena=arena,
+                                        chunk_numbers=self.chunk_numbers)
+        return self.frontend.loader(self.key, time_range=time_range, arena=arena,
+                                    chunk_numbers=self.chunk_numbers)
 
 
 @dataclass(eq=False)
@@ -94,7 +99,17 @@ class MergeNode:
     kinds: dict[str, str]
 
 
-Node = Union[LoadNode, OutputNode, ComputeNode, ChainNode, MergeNode]
+@dataclass(eq=False)
+class MultiNode:
+    """Targets of different data kinds made in one pass (allow_multiple=True): the stream
+    yields the chunks of `main`; the others are pulled alongside, so that they are made and
+    saved, and dropped."""
+    run_id: str
+    main: str
+    inputs: dict[str, "Node"]
+
+
+Node = Union[LoadNode, OutputNode, ComputeNode, ChainNode, MergeNode, MultiNode]
 
 
 def walk(node: Node) -> list[Node]:
@@ -113,7 +128,7 @@ def walk(node: Node) -> list[Node]:
         elif isinstance(n, ChainNode):
             for p in n.parts:
                 visit(p.node)
-        elif isinstance(n, MergeNode):
+        elif isinstance(n, (MergeNode, MultiNode)):
             for i in n.inputs.values():
                 visit(i)
         order.append(n)
@@ -122,29 +137,61 @@ def walk(node: Node) -> list[Node]:
     return order
 
 
+def kinds_of(session, targets, run_id, allow_multiple=False) -> dict:
+    """{target: data kind}; CannotMergeKinds if they differ and allow_multiple is not set."""
+    kinds = {d: session.kind_of(d) for d in targets}
+    if len(set(kinds.values())) > 1 and not allow_multiple:
+        raise CannotMergeKinds(
+            f"Cannot load {list(targets)} together for run {run_id}: they are of different "
+            f"data kinds {kinds}. Load each kind separately, or make them in one pass with "
+            f"st.make(..., allow_multiple=True)")
+    return kinds
+
+
 class Planner:
     """Builds the plan of one get_iter/make call. Nodes are shared within the call."""
 
-    def __init__(self, session: Session, targets, save=(), combining=False):
+    def __init__(self, session: Session, targets, save=(), combining=False,
+                 allow_multiple=False, chunk_number=None):
         self.session = session
         self.targets = tuple(targets)
         self.save = tuple(save)
         self.combining = combining
+        self.allow_multiple = allow_multiple
+        self.chunk_number = chunk_number
         self._nodes = {}
         self._computes = {}
         self._instances = {}
 
     # --- entry point -------------------------------------------------------------------------
     def plan(self, run_id: str) -> Node:
+        if self.chunk_number is not None and is_superrun_id(run_id):
+            raise InvalidArgument(
+                f"chunk_number= selects chunks of a regular run's stored data; superrun "
+                f"{run_id} has none of its own (as in strax). Process its subruns instead")
         if len(self.targets) == 1:
             return self.node_for(run_id, self.targets[0])
-        inputs = {d: self.node_for(run_id, d) for d in self.targets}
-        kinds = {d: self.session.kind_of(d) for d in self.targets}
+        kinds = kinds_of(self.session, self.targets, run_id, self.allow_multiple)
         if len(set(kinds.values())) > 1:
-            raise PluginError(
-                f"Cannot load {list(self.targets)} together for run {run_id}: they are of "
-                f"different data kinds {kinds}. Load each kind separately")
+            return self._multi_node(run_id)
+        inputs = {d: self.node_for(run_id, d) for d in self.targets}
         return MergeNode(run_id, self.targets, inputs, kinds)
+
+    def _multi_node(self, run_id):
+        """Targets of several kinds: the stream follows the first target that no other
+        target is made from (the end of the chain); a stored target besides it needs
+        nothing done and is left out, unless it is to be copied (storage_converter)."""
+        made_from = {d: self.session.lineages.made_from(d) for d in self.targets}
+        ends = [d for d in self.targets
+                if not any(d in made_from[o] for o in self.targets if o != d)]
+        main = (ends or list(self.targets))[0]
+        inputs = {}
+        for d in self.targets:
+            node = self.node_for(run_id, d)
+            if d != main and isinstance(node, LoadNode) and not node.copies:
+                continue
+            inputs[d] = node
+        return MultiNode(run_id, main, inputs)
 
     def node_for(self, run_id: str, data_type: str) -> Node:
         cache_key = (run_id, data_type)
@@ -158,10 +205,31 @@ class Planner:
 
     # --- regular runs ------------------------------------------------------------------------
     def _regular_node(self, run_id, data_type):
-        key = self.session.key_for(run_id, data_type)
+        key = self.session.key_for(run_id, data_type, chunk_number=self.chunk_number)
         found = self.session.locate(key)
+        selected = (self.chunk_number or {}).get(data_type)
         if found is not None:
-            return self.load_node(data_type, key, *found)
+            node = self.load_node(data_type, key, *found)
+            if selected is not None:
+                stored = [c.get("chunk_i", i) for i, c in enumerate(node.metadata["chunks"])]
+                missing = [c for c in selected if c not in stored]
+                if missing:
+                    raise InvalidArgument(
+                        f"chunk_number={{{data_type!r}: {list(selected)}}}: {data_type} of run "
+                        f"{run_id} has chunks 0 to {len(stored) - 1}, not {missing}")
+                node.chunk_numbers = tuple(selected)
+                node.copies = []     # a copy of some chunks would pass for the whole data
+            return node
+        if selected is not None and data_type in self.targets:
+            # As strax: a target's own chunk numbers select chunks of stored data; made
+            # afresh it is made whole (its key does not depend on them).
+            warnings.warn(f"chunk_number= names chunks of {data_type} for run {run_id}, which "
+                          f"is not stored: it is made whole", UserWarning, stacklevel=2)
+        elif selected is not None:
+            raise DataNotAvailable(
+                f"chunk_number={{{data_type!r}: {list(selected)}}} selects stored chunks of "
+                f"{data_type} for run {run_id}, but {data_type} is not stored ({key}). Make it "
+                f"first: st.make({run_id!r}, {data_type!r})")
         return self.compute_output(run_id, data_type)
 
     def load_node(self, data_type, key, frontend, location=None):
@@ -196,11 +264,14 @@ class Planner:
             if is_superrun_id(run_id):
                 check_superrun_config(cls, self.session.lineages.config_for(cls, run_id), run_id)
             plugin = self.session.make_plugin(cls, run_id, self._instances)
+            if self.chunk_number is not None:
+                self.session.assign_chunk_number(plugin, run_id, self.chunk_number)
             inputs = {d: self.node_for(run_id, d) for d in plugin.depends_on}
             node = ComputeNode(plugin, run_id, inputs)
             for d in plugin.provides:
                 if d != data_type and self.session.find_frontend(
-                        self.session.key_for(run_id, d)) is not None:
+                        self.session.key_for(run_id, d, chunk_number=self.chunk_number)) \
+                        is not None:
                     # Another output of a multi-output plugin, stored already: as strax,
                     # leave it as it is rather than write it again.
                     continue
@@ -223,7 +294,8 @@ class Planner:
     def save_target(self, run_id, data_type, cls, plugin, rechunk=None):
         if not self.wants_saved(cls, data_type):
             return None
-        key = self.session.key_for(run_id, data_type, combining=False)
+        key = self.session.key_for(run_id, data_type, combining=False,
+                                   chunk_number=self.chunk_number)
         frontend = self.session.writable_frontend(key)
         if frontend is None:
             return None

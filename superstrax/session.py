@@ -16,7 +16,7 @@ The Context keeps the same dict and list objects, so `st.config[...] = ...` or
 import numpy as np
 
 from ._version import STRAX_FORMAT_VERSION, __version__
-from .errors import DataNotAvailable, SuperrunError
+from .errors import DataNotAvailable, InvalidArgument, SuperrunError
 from .lineage import LineageResolver
 from .naming import check_no_dash, is_superrun_id
 from .options import CONTEXT_OPTIONS
@@ -93,6 +93,16 @@ class Session:
         plugin.setup()
         return plugin
 
+    def assign_chunk_number(self, plugin, run_id, chunk_number: dict) -> None:
+        """Per-chunk processing: the plugin's lineage names the selected chunks (so its data
+        is stored under a key of its own), and a plugin reading a selected dependency learns
+        which chunks it gets (chunk_number, first_chunk), as in strax."""
+        plugin.lineage = self.lineages.lineage(run_id, plugin.provides[-1],
+                                               chunk_number=chunk_number)
+        for d in plugin.depends_on:
+            if d in chunk_number:
+                plugin.chunk_number = list(chunk_number[d])
+
     def single_plugin(self, run_id, data_type: str):
         """The plugin making data_type for run_id (a superrun: for its first subrun)."""
         run_id = str(run_id)
@@ -101,11 +111,17 @@ class Session:
         return self.make_plugin(self.plugin_class(data_type, run_id), run_id)
 
     # --- keys and storage ----------------------------------------------------------------------
-    def key_for(self, run_id, data_type: str, combining: bool = False) -> DataKey:
-        """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
+    def key_for(self, run_id, data_type: str, combining: bool = False,
+                chunk_number: dict | None = None) -> DataKey:
+        """The DataKey of data_type for run_id (superruns carry a hash of their definition;
+        chunk_number= the chunks of dependencies it is made from)."""
         run_id = check_no_dash(str(run_id), "run id")
-        lineage = self.lineages.lineage(run_id, data_type)
+        lineage = self.lineages.lineage(run_id, data_type, chunk_number=chunk_number)
         if is_superrun_id(run_id):
+            if chunk_number is not None:
+                raise InvalidArgument(
+                    f"chunk_number= selects chunks of a regular run's stored data; superrun "
+                    f"{run_id} has none of its own (as in strax)")
             spec, digest = self.runs.key_parts(run_id, combining)
             return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining,
                            definition_hash=digest)
@@ -175,12 +191,13 @@ class Session:
             "superstrax_version": __version__,
         }
 
-    def is_stored(self, run_id, data_type: str, combining: bool = False) -> bool:
-        return self.find_frontend(self.key_for(run_id, data_type, combining=combining)) \
-            is not None
+    def is_stored(self, run_id, data_type: str, combining: bool = False,
+                  chunk_number: dict | None = None) -> bool:
+        key = self.key_for(run_id, data_type, combining=combining, chunk_number=chunk_number)
+        return self.find_frontend(key) is not None
 
-    def get_meta(self, run_id, data_type: str) -> dict:
-        key = self.key_for(run_id, data_type)
+    def get_meta(self, run_id, data_type: str, chunk_number: dict | None = None) -> dict:
+        key = self.key_for(run_id, data_type, chunk_number=chunk_number)
         found = self.locate(key)
         if found is None:
             raise DataNotAvailable(f"{key} is not stored in any frontend; make it first "

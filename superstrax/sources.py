@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import inspection, loading
-from .chunk import Rechunker
+from .chunk import DEFAULT_CHUNK_SIZE_MB, Rechunker
 from .errors import DataNotAvailable
 from .plugins.base import SaveWhen
 from .progress import make_bar
@@ -260,3 +260,74 @@ def copy_to_frontend(session, run_id, target, frontend, target_compressor=None,
         saver.close(exception=e)
         raise
     saver.close()
+
+
+def merge_per_chunk_storage(session, run_id, target, dependency, chunk_number_group=None,
+                            rechunk=True, rechunk_to_mb=DEFAULT_CHUNK_SIZE_MB,
+                            target_frontend_id=None, target_compressor=None,
+                            check_is_stored=True) -> None:
+    """Write target of run_id, stored per group of chunks of `dependency`
+    (make(..., chunk_number={dependency: group})), as one copy: under target's ordinary key
+    when the groups cover every chunk of the dependency, else under the key of all their
+    chunks together. The groups are read in time order, optionally rechunked and
+    recompressed, and written through the frontends' savers (visible once complete)."""
+    if not isinstance(target, str):
+        raise ValueError(f"merge_per_chunk_storage takes one target at a time, got {target!r}")
+    if check_is_stored and session.is_stored(run_id, target):
+        raise ValueError(f"{target} of run {run_id} is stored already "
+                         f"({session.key_for(run_id, target)}); nothing to merge")
+    if target_frontend_id is not None and target_frontend_id >= len(session.storage):
+        raise ValueError(f"target_frontend_id={target_frontend_id}, but the context has only "
+                         f"{len(session.storage)} storage frontend(s)")
+    n_chunks = len(session.get_meta(run_id, dependency)["chunks"])
+    if chunk_number_group is None:
+        groups = [[i] for i in range(n_chunks)]
+    else:
+        groups = sorted((list(g) for g in chunk_number_group), key=lambda g: min(g))
+    numbers = sorted(n for g in groups for n in g)
+    if len(numbers) != len(set(numbers)):
+        raise ValueError(f"chunk_number_group {chunk_number_group} names a chunk twice")
+    if numbers != list(range(numbers[0], numbers[-1] + 1)):
+        raise ValueError(f"chunk_number_group {chunk_number_group} leaves gaps: the merged "
+                         f"data would not be one stretch of run {run_id}")
+    whole = numbers[0] == 0 and numbers[-1] == n_chunks - 1
+    merged = None if whole else {dependency: numbers}
+    key = session.key_for(run_id, target, chunk_number=merged)
+    if session.find_frontend(key) is not None:
+        raise ValueError(f"{key} is stored already; nothing to merge")
+    parts = []
+    for group in groups:
+        part_key = session.key_for(run_id, target, chunk_number={dependency: group})
+        found = session.find_frontend(part_key)
+        if found is None:
+            raise DataNotAvailable(
+                f"{target} of run {run_id} made from chunks {group} of {dependency} is not "
+                f"stored ({part_key}); make it first: st.make({run_id!r}, {target!r}, "
+                f"chunk_number={{{dependency!r}: {group}}})")
+        parts.append((found, part_key))
+    if target_frontend_id is None:
+        frontends = [fe for fe in session.frontends_for(key)
+                     if not fe.readonly and not fe.is_stored(key)]
+    else:
+        frontends = [session.storage[target_frontend_id]]
+    cls = session.plugin_class(target, run_id)
+    dtype = session.single_plugin(run_id, target).dtype_for(target)
+    md = session.data_metadata(key, cls, dtype, run_id)
+    if target_compressor is not None:
+        md["compressor"] = target_compressor
+    if rechunk:
+        md["chunk_target_size_mb"] = rechunk_to_mb
+    for fe in frontends:
+        saver = fe.saver(key, dict(md))
+        rechunker = Rechunker(rechunk_to_mb) if rechunk else None
+        try:
+            for source, part_key in parts:
+                for chunk in source.loader(part_key):
+                    for out in (rechunker.receive(chunk) if rechunker else [chunk]):
+                        saver.save(out)
+            for out in (rechunker.flush() if rechunker else []):
+                saver.save(out)
+        except BaseException as e:
+            saver.close(exception=e)
+            raise
+        saver.close()

@@ -346,15 +346,6 @@ def test_get_array_of_several_runs_add_run_id_field_and_ignore_errors(tmp_path):
     assert set(some["run_id"]) == {"1", "3"}
 
 
-def test_chunk_number_is_refused_not_ignored(tmp_path):
-    st = make_context(tmp_path, Records)
-    with pytest.raises(ValueError, match="chunk_number"):
-        st.get_array(RUN, "records", chunk_number={"records": [0]})
-    with pytest.raises(ValueError, match="chunk_number"):
-        st.make(RUN, "records", chunk_number={"records": [0]})
-    assert not st.is_stored(RUN, "records")
-
-
 def test_writable_storage_leaves_out_readonly_frontends(tmp_path):
     ro = sx.DataDirectory(str(tmp_path / "ro"), readonly=True)
     rw = sx.DataDirectory(str(tmp_path / "rw"))
@@ -363,3 +354,12 @@ def test_writable_storage_leaves_out_readonly_frontends(tmp_path):
     assert st.writable_storage() == [rw, mem]
     rw.readonly = True
     assert st.writable_storage() == [mem]
+
+
+def test_data_info_lists_each_field_with_its_type_and_comment(tmp_path):
+    st = make_context(tmp_path)
+    info = st.data_info("peak_classification")
+    assert list(info.columns) == ["Field name", "Data type", "Comment"]
+    assert list(info["Field name"]) == ["time", "endtime", "type"]
+    assert info.set_index("Field name").loc["type", "Data type"] == "int8"
+    assert info.set_index("Field name").loc["type", "Comment"] == "Classification of the peak."

@@ -17,7 +17,7 @@ PUBLIC_NAMES = [
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "Config", "DownChunkingPlugin",
     "PluginGaveWrongOutput", "FileSystemBackend", "FileSytemBackend", "StorageType",
-    "MongoFrontend",
+    "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds", "PerChunkNotSupported",
 ]
 
 CONTEXT_METHODS = [
@@ -26,6 +26,7 @@ CONTEXT_METHODS = [
     "lineage", "key_for", "is_stored", "get_meta", "get_metadata", "run_metadata",
     "define_run", "scan_runs", "select_runs", "list_available", "get_components",
     "estimate_run_start_and_end", "get_iter", "get_array", "get_df", "make",
+    "merge_per_chunk_storage",
 ]
 
 SUBCOMMANDS = ["runs", "define", "verify", "rechunk", "demo"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import InvalidConfiguration, RunsFailed
 from ..progress import make_bar
 from .spec import ContextSpec
-from .tasks import plan_tasks
+from .tasks import as_run_list, plan_tasks
 
 
 def wants_parallel(ctx, max_workers=None, executor=None) -> bool:
@@ -28,7 +28,10 @@ def make_many(ctx, run_ids, targets, save=(), max_workers=None, executor=None,
     stored is made, and superruns are left to the load.
     """
     from .. import loading
+    from ..planning import kinds_of
     targets = (targets,) if isinstance(targets, str) else tuple(targets)
+    # several kinds are refused once here, rather than once per run in the workers
+    kinds_of(ctx, targets, ", ".join(as_run_list(run_ids)), make_kwargs.get("allow_multiple"))
     save = (save,) if isinstance(save, str) else tuple(save)
     if executor is None:
         executor = ctx.context_config.get("executor")

@@ -2,7 +2,9 @@
 from .base import Plugin, SaveWhen, camel_to_snake
 from .kinds import CutPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin, OverlapWindowPlugin
 from .down_chunking import DownChunkingPlugin
+from .parallel_source import ParallelSourcePlugin
 from .registration import plugin_classes_in
 
 __all__ = ["Plugin", "SaveWhen", "camel_to_snake", "CutPlugin", "ExhaustPlugin", "LoopPlugin",
-           "MergeOnlyPlugin", "OverlapWindowPlugin", "DownChunkingPlugin", "plugin_classes_in"]
+           "MergeOnlyPlugin", "OverlapWindowPlugin", "DownChunkingPlugin", "ParallelSourcePlugin",
+           "plugin_classes_in"]

@@ -289,7 +289,8 @@ class Plugin:
         if not self.depends_on:
             yield from self._iter_source()
             return
-        for chunk_i, inputs in enumerate(steps):
+        # chunk_number= (per-chunk processing): chunk_i counts from the first selected chunk
+        for chunk_i, inputs in enumerate(steps, start=self.first_chunk):
             yield from self._compute_step(chunk_i, inputs)
 
     def _compute_step(self, chunk_i, inputs):
@@ -348,6 +349,11 @@ class Plugin:
         return arguments, start, end, subruns
 
     def do_compute(self, chunk_i=None, **kwargs):
+        if not kwargs and not self.depends_on:
+            # A source computes chunk chunk_i from nothing (strax lets one call this directly).
+            result = self.compute(chunk_i=chunk_i) if self.compute_takes_chunk_i \
+                else self.compute()
+            return self._fix_source_output(result)
         arguments, start, end, subruns = self._compute_arguments(chunk_i, kwargs)
         result = self.compute(**arguments)
         return self._fix_output(result, start, end, subruns)
