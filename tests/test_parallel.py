@@ -122,6 +122,8 @@ def test_a_killed_worker_leaves_nothing_loadable_and_a_second_make_completes(tmp
 
 
 def test_plugins_that_cannot_be_imported_travel_by_value(tmp_path):
+    @sx.takes_config(sx.Option("factor", type=int, default=3),
+                     sx.Option("offset", type=float, default_factory=float))
     class Tripled(sx.Plugin):             # defined here: workers cannot import it by name
         provides = "tripled"
         depends_on = "pulses"
@@ -132,7 +134,7 @@ def test_plugins_that_cannot_be_imported_travel_by_value(tmp_path):
         def compute(self, pulses):
             out = np.zeros(len(pulses), self.dtype_for("tripled"))
             out["time"], out["endtime"] = pulses["time"], pulses["endtime"]
-            out["thrice"] = 3 * pulses["value"]
+            out["thrice"] = self.config["factor"] * pulses["value"] + self.config["offset"]
             return out
 
     st = pp.context(tmp_path / "data")

@@ -110,6 +110,27 @@ def test_known_divisions_let_a_time_slice_read_only_its_chunks(stored, client):
     pd.testing.assert_frame_equal(got.reset_index(drop=True), inside.reset_index(drop=True))
 
 
+def test_get_dask_of_several_targets_of_one_kind_joins_them_as_get_df(stored, client):
+    stored.make(RUNS, "doubled", executor=client)
+    # Doubled is rechunked on save, pulses not: the two are stored in different chunks.
+    assert len(stored.get_meta("2", "doubled")["chunks"]) < \
+        len(stored.get_meta("2", "pulses")["chunks"]) == 10
+    frame = stored.get_dask("2", ["pulses", "doubled"])
+    assert frame.npartitions == 10 and list(frame.columns) == \
+        ["time", "endtime", "value", "row", "twice"]
+    got = computed(frame, client).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, stored.get_df("2", ["pulses", "doubled"]))
+    np.testing.assert_array_equal(got["twice"], 2 * got["value"])
+    # and over the chained superrun, cut to a time range that starts inside a chunk
+    args = dict(time_range=(2 * pp.RUN_SPAN + 5 * pp.CHUNK_NS + 15, 3 * pp.RUN_SPAN + 1),
+                keep_columns=["time", "twice"])
+    frame = stored.get_dask("_all", ("pulses", "doubled"), **args)
+    got = computed(frame, client).reset_index(drop=True)
+    expected = stored.get_df("_all", ("pulses", "doubled"), **args)
+    assert len(expected) == 5 * 50 - 2
+    pd.testing.assert_frame_equal(got, expected)
+
+
 def test_get_dask_refuses_data_that_is_not_stored(stored):
     with pytest.raises(sx.DataNotAvailable, match="max_workers"):
         stored.get_dask("1", "doubled")
