@@ -50,7 +50,7 @@ def step_make(args, how):
         import distributed
         t0 = time.perf_counter()
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           dashboard_address=":0")
         client = distributed.Client(cluster, set_as_default=False)
         client.run(lambda: __import__("superstrax"))      # what a warm cluster has done
         out["cluster_start_s"] = time.perf_counter() - t0
@@ -87,7 +87,7 @@ def step_histogram(args):
     size = sum(c["nbytes"] for r in runs for c in st.get_meta(r, "pulses")["chunks"])
     limit = args.memory_limit_mb * 1e6
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  memory_limit=limit, dashboard_address=None) as cluster, \
+                                  memory_limit=limit, dashboard_address=":0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
         t0 = time.perf_counter()
         frame = st.get_dask("_big", "pulses")

@@ -194,19 +194,3 @@ def test_one_bar_counts_runs_and_workers_print_nothing(tmp_path, capfd, monkeypa
     out, err = capfd.readouterr()
     assert "Making pulses of 4 runs" in err and "/4 [" in err
     assert "Loading" not in err and out == ""
-
-
-def test_readme_section_on_many_runs_runs_as_written(tmp_path, monkeypatch):
-    """The README's 'Processing many runs' blocks, executed in order in a fresh folder."""
-    import re
-    from pathlib import Path
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Processing many runs"):]
-    blocks = re.findall(r"^```py\n(.*?)^```$", section, flags=re.S | re.M)
-    assert len(blocks) == 2
-    monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "__readme__"}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
-    st = namespace["st"]
-    assert all(st.is_stored(r, "peak_classification") for r in namespace["runs"])

@@ -24,7 +24,7 @@ def client():
     that the histogram test's superrun exceeds."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   memory_limit=MEMORY_LIMIT,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as c:
         yield c
 
@@ -164,3 +164,32 @@ def test_histogram_of_a_superrun_larger_than_a_workers_memory(tmp_path, client):
     assert sorted(client.scheduler_info()["workers"]) == workers
     peaks = client.run(peak_rss_bytes)
     assert all(p < MEMORY_LIMIT for p in peaks.values()), peaks
+
+
+def test_readme_section_on_many_runs_runs_as_written(tmp_path, monkeypatch, client):
+    """The README's 'Processing many runs' blocks, executed in order in a fresh folder; the
+    LocalCluster they start is the module's (starting one more would cost ~10 s)."""
+    import contextlib
+    import re
+    from pathlib import Path
+    import dask.distributed
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Processing many runs"):]
+    blocks = re.findall(r"^```py\n(.*?)^```$", section, flags=re.S | re.M)
+    assert len(blocks) == 2
+    started = []
+
+    def local_cluster(**kwargs):
+        started.append(kwargs)
+        return contextlib.nullcontext(client.cluster)
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", local_cluster)
+    monkeypatch.setattr(dask.distributed, "Client",
+                        lambda cluster: contextlib.nullcontext(client))
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__readme__"}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert started == [{"n_workers": 2, "threads_per_worker": 1}]
+    st = namespace["st"]
+    assert all(st.is_stored(r, "peak_classification") for r in namespace["runs"])
