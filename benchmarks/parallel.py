@@ -9,6 +9,9 @@ page cache of its own outputs), and prints one JSON line that the driver collect
   serial     make --runs runs of a CPU-bound source plugin one after another
   processes  the same with max_workers=2 (speedup = serial / processes; >= 1.7 expected on 2
              idle cores; worker start-up is included)
+Each make also reports the CPU seconds it took in all its processes, which a busy machine
+does not change as it changes wall times: serial's CPU / a parallel step's CPU near 100% means
+the workers add little work of their own.
   dask       the same through a LocalCluster(n_workers=2, threads_per_worker=1) client
              (cluster start-up reported apart)
   histogram  a superrun of --big-mb MB of rows, stored, histogrammed through get_dask on a
@@ -41,6 +44,17 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_s(who=resource.RUSAGE_SELF):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_with_children():
+    """CPU seconds of this process and of its children that have ended (pool workers end,
+    and are counted, when the pool closes)."""
+    return cpu_s() + cpu_s(resource.RUSAGE_CHILDREN)
+
+
 # --- steps (each in its own process) ------------------------------------------------------
 def step_make(args, how):
     st = context(args.dir, work=args.work)
@@ -54,7 +68,8 @@ def step_make(args, how):
         client = distributed.Client(cluster, set_as_default=False)
         client.run(lambda: __import__("superstrax"))      # what a warm cluster has done
         out["cluster_start_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    workers_before = client.run(cpu_s) if how == "dask" else {}
+    c0, t0 = cpu_with_children(), time.perf_counter()
     if how == "serial":
         st.make(runs, "pulses")
     elif how == "processes":
@@ -62,6 +77,11 @@ def step_make(args, how):
     else:
         st.make(runs, "pulses", executor=client)
     out["seconds"] = time.perf_counter() - t0
+    # CPU seconds the make took in all processes: on a machine shared with other work the
+    # wall times vary with its load, this does not (serial / this = how well the cores serve)
+    out["cpu_s"] = cpu_with_children() - c0
+    if how == "dask":
+        out["cpu_s"] += sum(v - workers_before[k] for k, v in client.run(cpu_s).items())
     assert all(st.is_stored(r, "pulses") for r in runs)
     if how == "dask":
         client.close()
@@ -138,6 +158,9 @@ def main():
             line = f"{s:>10}: {r['runs']} runs in {r['seconds']:.2f} s"
             if serial and s != "serial":
                 line += f"  speedup {serial / r['seconds']:.2f}x vs serial"
+            line += f"; {r['cpu_s']:.1f} CPU s"
+            if serial and s != "serial":
+                line += f" ({results['serial']['cpu_s'] / r['cpu_s']:.0%} of serial's work)"
             if "cluster_start_s" in r:
                 line += f"  (cluster start {r['cluster_start_s']:.1f} s, not included)"
             print(line)
