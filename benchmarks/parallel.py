@@ -9,6 +9,9 @@ page cache of its own outputs), and prints one JSON line that the driver collect
   serial     make --runs runs of a CPU-bound source plugin one after another
   processes  the same with max_workers=2 (speedup = serial / processes; >= 1.7 expected on 2
              idle cores; worker start-up is included)
+Each make also reports the CPU seconds it took in all its processes, which a busy machine
+does not change as it changes wall times: serial's CPU / a parallel step's CPU near 100% means
+the workers add little work of their own.
   dask       the same through a LocalCluster(n_workers=2, threads_per_worker=1) client
              (cluster start-up reported apart)
   histogram  a superrun of --big-mb MB of rows, stored, histogrammed through get_dask on a
@@ -23,55 +26,33 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 import superstrax as sx
-from superstrax.testutils import write_run_document
+from superstrax.testutils import CHUNK_NS, RUN_SPAN, Pulses, write_run_document
 
-RUN_SPAN = 10_000_000_000
-CHUNK_NS = 10_000_000
-
-
-@sx.takes_config(
-    sx.Option("n_chunks", type=int, default=10, track=False),
-    sx.Option("rows_per_chunk", type=int, default=20_000, track=False),
-    sx.Option("work", type=int, default=300, track=False,
-              help="rounds of arithmetic per chunk (the CPU cost)"),
-)
-class BusyRows(sx.Plugin):
-    """A CPU-bound source: each chunk's value is computed with `work` rounds of sin/arcsin."""
-    provides = "busy_rows"
-    depends_on = ()
-    dtype = sx.time_fields + [(("A value per row", "value"), np.float64)]
-    rechunk_on_save = False
-    __version__ = "0.1.0"
-
-    def source_finished(self):
-        return True
-
-    def is_ready(self, chunk_i):
-        return chunk_i < self.config["n_chunks"]
-
-    def compute(self, chunk_i):
-        n = self.config["rows_per_chunk"]
-        start = int(self.run_id) * RUN_SPAN + chunk_i * CHUNK_NS
-        rows = np.zeros(n, self.dtype_for("busy_rows"))
-        rows["time"] = start + np.arange(n) * (CHUNK_NS // n)
-        rows["endtime"] = rows["time"] + 1
-        value = np.sin(np.arange(n) * 1e-3 + int(self.run_id) + chunk_i)
-        for _ in range(self.config["work"]):
-            value = np.arcsin(np.sin(value))
-        rows["value"] = value
-        return self.chunk(start=start, end=start + CHUNK_NS, data=rows)
+# The CPU-bound plugin is superstrax.testutils.Pulses (the parallel tests' plugin): each chunk's
+# values go through `work` rounds of sin/arcsin.
+ROWS_PER_CHUNK = 20_000
 
 
 def context(path, **config):
+    config = {"n_chunks": 10, "rows_per_chunk": ROWS_PER_CHUNK, **config}
     return sx.Context(storage=[sx.DataDirectory(path, provide_run_metadata=True)],
-                      register=[BusyRows], config=config, progress_bar=False)
+                      register=[Pulses], config=config, progress_bar=False)
 
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s(who=resource.RUSAGE_SELF):
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_with_children():
+    """CPU seconds of this process and of its children that have ended (pool workers end,
+    and are counted, when the pool closes)."""
+    return cpu_s() + cpu_s(resource.RUSAGE_CHILDREN)
 
 
 # --- steps (each in its own process) ------------------------------------------------------
@@ -83,19 +64,25 @@ def step_make(args, how):
         import distributed
         t0 = time.perf_counter()
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           dashboard_address=":0")
         client = distributed.Client(cluster, set_as_default=False)
         client.run(lambda: __import__("superstrax"))      # what a warm cluster has done
         out["cluster_start_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    workers_before = client.run(cpu_s) if how == "dask" else {}
+    c0, t0 = cpu_with_children(), time.perf_counter()
     if how == "serial":
-        st.make(runs, "busy_rows")
+        st.make(runs, "pulses")
     elif how == "processes":
-        st.make(runs, "busy_rows", max_workers=2)
+        st.make(runs, "pulses", max_workers=2)
     else:
-        st.make(runs, "busy_rows", executor=client)
+        st.make(runs, "pulses", executor=client)
     out["seconds"] = time.perf_counter() - t0
-    assert all(st.is_stored(r, "busy_rows") for r in runs)
+    # CPU seconds the make took in all processes: on a machine shared with other work the
+    # wall times vary with its load, this does not (serial / this = how well the cores serve)
+    out["cpu_s"] = cpu_with_children() - c0
+    if how == "dask":
+        out["cpu_s"] += sum(v - workers_before[k] for k, v in client.run(cpu_s).items())
+    assert all(st.is_stored(r, "pulses") for r in runs)
     if how == "dask":
         client.close()
         cluster.close()
@@ -105,9 +92,9 @@ def step_make(args, how):
 def step_histogram(args):
     import dask.array as da
     import distributed
-    rows = 250_000                                   # 4 MB chunks (16 bytes a row)
+    rows = 250_000                                   # 8 MB chunks (32 bytes a row)
     n_runs = 8
-    n_chunks = max(1, int(args.big_mb * 1e6 / (rows * 16) / n_runs))
+    n_chunks = max(1, int(args.big_mb * 1e6 / (rows * 32) / n_runs))
     st = context(args.dir, work=0, n_chunks=n_chunks, rows_per_chunk=rows)
     runs = [str(i) for i in range(1, n_runs + 1)]
     for r in runs:
@@ -115,15 +102,15 @@ def step_histogram(args):
         write_run_document(st.storage[0], r, start, start + n_chunks * CHUNK_NS)
     st.define_run("_big", runs)
     t0 = time.perf_counter()
-    st.make(runs, "busy_rows", max_workers=2)
+    st.make(runs, "pulses", max_workers=2)
     make_s = time.perf_counter() - t0
-    size = sum(c["nbytes"] for r in runs for c in st.get_meta(r, "busy_rows")["chunks"])
+    size = sum(c["nbytes"] for r in runs for c in st.get_meta(r, "pulses")["chunks"])
     limit = args.memory_limit_mb * 1e6
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  memory_limit=limit, dashboard_address=None) as cluster, \
+                                  memory_limit=limit, dashboard_address=":0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
         t0 = time.perf_counter()
-        frame = st.get_dask("_big", "busy_rows")
+        frame = st.get_dask("_big", "pulses")
         counts, _ = da.histogram(frame["value"].to_dask_array(), bins=100, range=(-2, 2))
         counts = client.compute(counts).result()
         seconds = time.perf_counter() - t0
@@ -171,6 +158,9 @@ def main():
             line = f"{s:>10}: {r['runs']} runs in {r['seconds']:.2f} s"
             if serial and s != "serial":
                 line += f"  speedup {serial / r['seconds']:.2f}x vs serial"
+            line += f"; {r['cpu_s']:.1f} CPU s"
+            if serial and s != "serial":
+                line += f" ({results['serial']['cpu_s'] / r['cpu_s']:.0%} of serial's work)"
             if "cluster_start_s" in r:
                 line += f"  (cluster start {r['cluster_start_s']:.1f} s, not included)"
             print(line)

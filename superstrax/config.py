@@ -62,6 +62,13 @@ class Option:
             else:
                 self.type = builtins.type(default)
 
+    def __setstate__(self, state):
+        # OMITTED is compared by identity, and an unpickled copy of the string is another
+        # object: a plugin class sent to a worker by value would otherwise find every
+        # omitted default "given".
+        self.__dict__.update({k: OMITTED if isinstance(v, str) and v == OMITTED else v
+                              for k, v in state.items()})
+
     @property
     def per_run(self):
         return self.default_by_run is not OMITTED

@@ -154,12 +154,10 @@ class Processor:
     def _chain(self, node, pushdown):
         parts = []
         for part in node.parts:
-            ranges = [tuple(r) for r in part.ranges] if part.ranges is not None else None
-            if pushdown is not None:
-                ranges = _intersect(ranges or [tuple(pushdown)], pushdown)
-                if not ranges:
-                    continue
-            hull = (ranges[0][0], ranges[-1][1]) if ranges else None
+            cut = part_cut(part, pushdown)
+            if cut is None:
+                continue
+            ranges, hull = cut
             parts.append((ranges, hull, self._stream(part.node, hull)))
         sink = self._sink(node.save) if node.save is not None and pushdown is None else None
         return self._chain_chunks(node.run_id, parts, sink)
@@ -223,6 +221,18 @@ class Processor:
                 if not sink.closed:
                     sink.close(exception=exception or RuntimeError(
                         "processing stopped before this data was complete"))
+
+
+def part_cut(part, time_range=None):
+    """(ranges, hull) a chained part (a subrun) is read with: its own time ranges (None for the
+    whole subrun) narrowed to time_range, and their hull; None when it lies outside time_range."""
+    ranges = [tuple(r) for r in part.ranges] if part.ranges is not None else None
+    if time_range is not None:
+        ranges = _intersect(ranges or [tuple(time_range)], time_range)
+        if not ranges:
+            return None
+    hull = (ranges[0][0], ranges[-1][1]) if ranges else None
+    return ranges, hull
 
 
 def _intersect(ranges, window):

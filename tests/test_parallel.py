@@ -2,6 +2,9 @@
 killed workers, the context shipped by value."""
 import os
 import pickle
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -122,6 +125,8 @@ def test_a_killed_worker_leaves_nothing_loadable_and_a_second_make_completes(tmp
 
 
 def test_plugins_that_cannot_be_imported_travel_by_value(tmp_path):
+    @sx.takes_config(sx.Option("factor", type=int, default=3),
+                     sx.Option("offset", type=float, default_factory=float))
     class Tripled(sx.Plugin):             # defined here: workers cannot import it by name
         provides = "tripled"
         depends_on = "pulses"
@@ -132,7 +137,7 @@ def test_plugins_that_cannot_be_imported_travel_by_value(tmp_path):
         def compute(self, pulses):
             out = np.zeros(len(pulses), self.dtype_for("tripled"))
             out["time"], out["endtime"] = pulses["time"], pulses["endtime"]
-            out["thrice"] = 3 * pulses["value"]
+            out["thrice"] = self.config["factor"] * pulses["value"] + self.config["offset"]
             return out
 
     st = pp.context(tmp_path / "data")
@@ -194,17 +199,47 @@ def test_one_bar_counts_runs_and_workers_print_nothing(tmp_path, capfd, monkeypa
     assert "Loading" not in err and out == ""
 
 
-def test_readme_section_on_many_runs_runs_as_written(tmp_path, monkeypatch):
-    """The README's 'Processing many runs' blocks, executed in order in a fresh folder."""
-    import re
-    from pathlib import Path
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Processing many runs"):]
-    blocks = re.findall(r"^```py\n(.*?)^```$", section, flags=re.S | re.M)
-    assert len(blocks) == 2
-    monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "__readme__"}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
-    st = namespace["st"]
-    assert all(st.is_stored(r, "peak_classification") for r in namespace["runs"])
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
+def test_a_make_in_a_dask_worker_reuses_the_heap_its_nanny_set_to_trim_at_once(tmp_path):
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_; inside heap_kept_for_reuse (every worker's
+    make) temporary arrays come from the heap again instead of fresh, page-faulting mmaps."""
+    code = textwrap.dedent("""
+        import resource
+        import numpy as np
+        from superstrax.parallel.worker import heap_kept_for_reuse
+
+        def faults():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+        def churn():
+            v = np.ones(40_000)
+            for _ in range(300):
+                v = np.sin(v)
+
+        churn(); a = faults(); churn(); plain = faults() - a
+        with heap_kept_for_reuse():
+            churn(); a = faults(); churn(); kept = faults() - a
+        print(plain, kept)
+        """)
+    env = dict(os.environ, MALLOC_TRIM_THRESHOLD_="65536")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    plain, kept = map(int, out.split())
+    assert plain > 300 * 10          # each of the 300 arrays of 320 kB faulted its pages in
+    assert kept < plain / 10
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
+def test_workers_are_forked_only_from_a_caller_without_other_threads():
+    import threading
+    from superstrax.parallel.pool import process_context
+    if threading.active_count() == 1:    # (an earlier test may have left a thread behind)
+        assert process_context().get_start_method() == "fork"
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert process_context().get_start_method() == "forkserver"
+    finally:
+        release.set()
+        other.join()

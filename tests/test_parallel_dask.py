@@ -24,7 +24,7 @@ def client():
     that the histogram test's superrun exceeds."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   memory_limit=MEMORY_LIMIT,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as c:
         yield c
 
@@ -110,6 +110,27 @@ def test_known_divisions_let_a_time_slice_read_only_its_chunks(stored, client):
     pd.testing.assert_frame_equal(got.reset_index(drop=True), inside.reset_index(drop=True))
 
 
+def test_get_dask_of_several_targets_of_one_kind_joins_them_as_get_df(stored, client):
+    stored.make(RUNS, "doubled", executor=client)
+    # Doubled is rechunked on save, pulses not: the two are stored in different chunks.
+    assert len(stored.get_meta("2", "doubled")["chunks"]) < \
+        len(stored.get_meta("2", "pulses")["chunks"]) == 10
+    frame = stored.get_dask("2", ["pulses", "doubled"])
+    assert frame.npartitions == 10 and list(frame.columns) == \
+        ["time", "endtime", "value", "row", "twice"]
+    got = computed(frame, client).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, stored.get_df("2", ["pulses", "doubled"]))
+    np.testing.assert_array_equal(got["twice"], 2 * got["value"])
+    # and over the chained superrun, cut to a time range that starts inside a chunk
+    args = dict(time_range=(2 * pp.RUN_SPAN + 5 * pp.CHUNK_NS + 15, 3 * pp.RUN_SPAN + 1),
+                keep_columns=["time", "twice"])
+    frame = stored.get_dask("_all", ("pulses", "doubled"), **args)
+    got = computed(frame, client).reset_index(drop=True)
+    expected = stored.get_df("_all", ("pulses", "doubled"), **args)
+    assert len(expected) == 5 * 50 - 2
+    pd.testing.assert_frame_equal(got, expected)
+
+
 def test_get_dask_refuses_data_that_is_not_stored(stored):
     with pytest.raises(sx.DataNotAvailable, match="max_workers"):
         stored.get_dask("1", "doubled")
@@ -143,3 +164,32 @@ def test_histogram_of_a_superrun_larger_than_a_workers_memory(tmp_path, client):
     assert sorted(client.scheduler_info()["workers"]) == workers
     peaks = client.run(peak_rss_bytes)
     assert all(p < MEMORY_LIMIT for p in peaks.values()), peaks
+
+
+def test_readme_section_on_many_runs_runs_as_written(tmp_path, monkeypatch, client):
+    """The README's 'Processing many runs' blocks, executed in order in a fresh folder; the
+    LocalCluster they start is the module's (starting one more would cost ~10 s)."""
+    import contextlib
+    import re
+    from pathlib import Path
+    import dask.distributed
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Processing many runs"):]
+    blocks = re.findall(r"^```py\n(.*?)^```$", section, flags=re.S | re.M)
+    assert len(blocks) == 2
+    started = []
+
+    def local_cluster(**kwargs):
+        started.append(kwargs)
+        return contextlib.nullcontext(client.cluster)
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", local_cluster)
+    monkeypatch.setattr(dask.distributed, "Client",
+                        lambda cluster: contextlib.nullcontext(client))
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__readme__"}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert started == [{"n_workers": 2, "threads_per_worker": 1}]
+    st = namespace["st"]
+    assert all(st.is_stored(r, "peak_classification") for r in namespace["runs"])

@@ -460,6 +460,48 @@ dict(zip(names.tolist(), counts.tolist()))
 """)
 
 md("""
+## Many runs at once
+
+`make` takes `max_workers=N` to make many runs in N worker processes, one run per task, into
+the same storage and with the same keys as a serial make. (Inside Jupyter the workers come
+from a fork server, so plugins must be importable or, like plugins defined in a notebook,
+picklable by value with `cloudpickle`.)
+""")
+
+code("""
+st.set_config({'secret_time_offset': 0})
+more_runs = ['3', '4', '5', '6']
+st.make(more_runs, 'peaks', max_workers=2)
+assert all(st.is_stored(r, 'peaks') for r in more_runs)
+[len(st.get_array(r, 'peaks')) for r in more_runs]
+""")
+
+md("""
+On a cluster, `executor=client` sends the same tasks to a Dask client instead (here a
+`LocalCluster` of two worker processes). `get_dask` gives stored data as a lazy
+`dask.dataframe` with one partition per stored chunk, indexed by time, so an aggregate over a
+superrun larger than memory is computed chunk by chunk on the workers. Here: two sums over
+`_nested`, chained from its subruns' stored records (one partition per chunk they keep):
+""")
+
+code("""
+import logging
+
+import dask
+from dask.distributed import Client, LocalCluster
+
+with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=':0',
+                  silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    st.make(['7', '8'], 'peaks', executor=client)
+    frame = st.get_dask('_nested', 'records', keep_columns=['time', 'channel'])   # lazy
+    n_rows, channels = dask.compute(frame['time'].count(), frame['channel'].sum())
+
+assert st.is_stored('7', 'peaks') and st.is_stored('8', 'peaks')
+assert (n_rows, channels) == (250, 25 * sum(range(10)))
+print(f'{frame.npartitions} partitions, {n_rows} rows, channel sum {channels}')
+""")
+
+md("""
 ## Cleaning up
 
 All data of this tutorial live in the temporary folder made at the start; remove it.

@@ -22,8 +22,8 @@ import numpy as np
 
 from .. import output
 from ..chunk import Chunk, as_superrun_chunk
-from ..errors import DataNotAvailable, InvalidConfiguration
-from ..executor import _clip, _cut_to_ranges, _intersect
+from ..errors import DataNotAvailable
+from ..executor import _clip, _cut_to_ranges, part_cut
 from ..planning import ChainNode, LoadNode, MergeNode
 from ..storage.common import _overlaps, parse_dtype
 from .dask_support import require
@@ -45,20 +45,25 @@ class FrameOptions:
 
 @dataclass
 class PartitionSource:
-    """One stored chunk, and how it is cut when it is part of a chained superrun."""
+    """One stored chunk of the first target, and how it is cut when it is part of a chained
+    superrun. With several targets, `others` holds for each further target the stored chunks
+    that overlap it: their rows are the same rows (one data kind), cut to this chunk's span
+    and joined field-wise, as get_df joins them."""
     frontend: object
     key: object
     chunk_i: int
     ranges: list = None          # the subrun's time ranges (chained superruns), else None
     hull: tuple = None
     superrun_id: str = None
+    others: tuple = ()           # (frontend, key, chunk numbers) per further target
 
 
 def get_dask(ctx, run_id, targets, time_range=None, seconds_range=None, time_within=None,
              time_selection="fully_contained", selection=None, selection_str=None,
              keep_columns=None, drop_columns=None, add_run_id_field=False, combining=False,
              progress_bar=None, **ignored):
-    """A lazy dask.dataframe of stored targets of run_id (see the module docstring)."""
+    """A lazy dask.dataframe of stored targets of run_id (see the module docstring): one
+    data type, or several of one data kind joined field-wise as get_df joins them."""
     from .. import loading
     dd = require("dask.dataframe")
     if ignored:
@@ -69,18 +74,17 @@ def get_dask(ctx, run_id, targets, time_range=None, seconds_range=None, time_wit
     time_range = loading.absolute_time_range(ctx, run_id, targets, time_range, seconds_range,
                                              time_within)
     plan = loading.plan(ctx, run_id, targets, combining=combining)
-    sources, metadata = _sources(ctx, plan, run_id, targets, time_range)
+    sources, infos, dtypes = _sources(plan, run_id, targets, time_range)
     options = FrameOptions(run_id, targets, time_range, time_selection,
                            selection if selection is not None else selection_str,
                            keep_columns, drop_columns, add_run_id_field,
                            ctx.context_config.get("apply_data_function"))
-    dtype = parse_dtype(metadata[0], str(plan.key if isinstance(plan, LoadNode) else run_id))
-    meta = _frame(_empty_chunk(dtype, run_id, targets), options, warn=True)
+    meta = _frame(_empty_chunk(dtypes, run_id, targets), options, warn=True)
     if not sources:
         import dask
         with dask.config.set({"dataframe.convert-string": False}):
             return dd.from_pandas(meta, npartitions=1)
-    divisions = _divisions(sources, metadata)
+    divisions = _divisions(infos)
     import dask
     # Columns stay as get_df makes them (numpy types, arrays as objects): Dask's default
     # would turn object columns into pyarrow strings.
@@ -92,8 +96,13 @@ def get_dask(ctx, run_id, targets, time_range=None, seconds_range=None, time_wit
 
 def load_partition(source: PartitionSource, options: FrameOptions):
     """The DataFrame of one stored chunk (runs in Dask workers)."""
-    chunks = list(source.frontend.loader(source.key, chunk_numbers=[source.chunk_i]))
-    chunk = chunks[0] if chunks else None
+    chunk = _load_chunk(source.frontend, source.key, [source.chunk_i])
+    if chunk is not None and source.others:
+        parts = [chunk]
+        for frontend, key, numbers in source.others:
+            other = _load_chunk(frontend, key, numbers)
+            parts.append(_within(other, chunk.start, chunk.end, chunk))
+        chunk = Chunk.merge(parts, data_type=chunk.data_type)
     if chunk is not None and source.ranges is not None:
         chunk = _cut_to_ranges(chunk, source.ranges, source.hull)
     if chunk is not None and source.superrun_id is not None:
@@ -101,9 +110,28 @@ def load_partition(source: PartitionSource, options: FrameOptions):
     if chunk is not None and options.time_range is not None:
         chunk = _clip(chunk, options.time_range, options.time_selection)
     if chunk is None:
-        md = source.frontend.get_metadata(source.key)
-        chunk = _empty_chunk(parse_dtype(md, str(source.key)), options.run_id, options.targets)
+        dtypes = [parse_dtype(source.frontend.get_metadata(source.key), str(source.key))]
+        dtypes += [parse_dtype(fe.get_metadata(key), str(key)) for fe, key, _ in source.others]
+        chunk = _empty_chunk(dtypes, options.run_id, options.targets)
     return _frame(chunk, options)
+
+
+def _load_chunk(frontend, key, numbers):
+    chunks = list(frontend.loader(key, chunk_numbers=list(numbers))) if numbers else []
+    return Chunk.concatenate(chunks) if chunks else None
+
+
+def _within(chunk, start, end, like):
+    """chunk's rows in [start, end), as a chunk spanning exactly that (the span of `like`, the
+    first target's chunk, whose boundaries no row of this data kind straddles)."""
+    if chunk is None:
+        raise DataNotAvailable(f"no stored chunk of another target holds the rows of "
+                               f"{like.data_type} in [{start}, {end}) of {like.run_id}")
+    if chunk.start < start:
+        _, chunk = chunk.split(start)
+    if chunk.end > end:
+        chunk, _ = chunk.split(end)
+    return chunk
 
 
 def _frame(chunk, options: FrameOptions, warn=False):
@@ -126,54 +154,76 @@ def _frame(chunk, options: FrameOptions, warn=False):
     return df
 
 
-def _empty_chunk(dtype, run_id, targets):
-    return Chunk(data_type=targets[0], data_kind=targets[0], dtype=dtype, run_id=run_id,
-                 start=0, end=0, data=np.zeros(0, dtype))
+def _empty_chunk(dtypes, run_id, targets):
+    chunks = [Chunk(data_type=t, data_kind=targets[0], dtype=d, run_id=run_id, start=0, end=0,
+                    data=np.zeros(0, d)) for t, d in zip(targets, dtypes)]
+    return chunks[0] if len(chunks) == 1 else Chunk.merge(chunks, data_type=targets[0])
 
 
-def _sources(ctx, plan, run_id, targets, time_range):
-    """(PartitionSources in time order, stored metadata of each) of a plan that only loads."""
+def _stored_parts(plan, targets):
+    """[(chained part or None, {target: LoadNode})] of a plan that only loads stored data (a
+    target, several of one kind, or chains of them over a superrun's subruns); else None."""
     if isinstance(plan, LoadNode):
-        md = plan.metadata
-        infos = [i for i in md.get("chunks") or () if i.get("n")
-                 and (time_range is None or _overlaps(i, time_range))]
-        return ([PartitionSource(plan.frontend, plan.key, i["chunk_i"]) for i in infos],
-                [md] + [i for i in infos])
-    if isinstance(plan, ChainNode) and all(isinstance(p.node, LoadNode) for p in plan.parts):
-        sources, infos, first_md = [], [], None
-        for part in plan.parts:
-            node = part.node
-            md = node.metadata
-            first_md = first_md or md
-            # The same cuts the executor makes when chaining (executor.Processor._chain).
-            ranges = [tuple(r) for r in part.ranges] if part.ranges is not None else None
-            if time_range is not None:
-                ranges = _intersect(ranges or [tuple(time_range)], time_range)
-                if not ranges:
-                    continue
-            hull = (ranges[0][0], ranges[-1][1]) if ranges else None
-            for info in md.get("chunks") or ():
-                if not info.get("n") or (hull is not None and not _overlaps(info, hull)):
-                    continue
-                sources.append(PartitionSource(node.frontend, node.key, info["chunk_i"],
-                                               ranges, hull, plan.run_id))
-                infos.append(info)
-        if first_md is None:
-            first_md = plan.parts[0].node.metadata
-        return sources, [first_md] + infos
+        return [(None, {targets[0]: plan})]
+    if isinstance(plan, ChainNode):
+        if all(isinstance(p.node, LoadNode) for p in plan.parts):
+            return [(p, {targets[0]: p.node}) for p in plan.parts]
+        return None
     if isinstance(plan, MergeNode):
-        raise InvalidConfiguration(
-            f"get_dask loads one data type at a time; got {list(targets)} for run {run_id}. "
-            f"Frame each and join them (their rows line up by time)")
-    raise DataNotAvailable(
-        f"{'+'.join(targets)} for {run_id} is not stored (or its subruns' data is not), and "
-        f"get_dask only reads stored data. Make it first: st.make({run_id!r}, "
-        f"{targets[0] if len(targets) == 1 else list(targets)!r}, max_workers=N) or "
-        f"executor=<dask Client>")
+        inputs = [plan.inputs[t] for t in targets]
+        if all(isinstance(n, LoadNode) for n in inputs):
+            return [(None, dict(zip(targets, inputs)))]
+        if all(isinstance(n, ChainNode) for n in inputs):
+            first = inputs[0].parts
+            if all(len(n.parts) == len(first) and all(
+                    isinstance(p.node, LoadNode) and p.run_id == q.run_id
+                    and p.ranges == q.ranges for p, q in zip(n.parts, first)) for n in inputs):
+                return [(part, {t: n.parts[k].node for t, n in zip(targets, inputs)})
+                        for k, part in enumerate(first)]
+    return None
 
 
-def _divisions(sources, metadata):
-    infos = metadata[1:]
+def _sources(plan, run_id, targets, time_range):
+    """(PartitionSources in time order, the first target's chunk metadata of each, the stored
+    dtype of each target) of a plan that only loads."""
+    parts = _stored_parts(plan, targets)
+    if parts is None:
+        raise DataNotAvailable(
+            f"{'+'.join(targets)} for {run_id} is not stored (or its subruns' data is not), "
+            f"and get_dask only reads stored data. Make it first: st.make({run_id!r}, "
+            f"{targets[0] if len(targets) == 1 else list(targets)!r}, max_workers=N) or "
+            f"executor=<dask Client>")
+    first_loads = parts[0][1]
+    dtypes = [parse_dtype(first_loads[t].metadata, str(first_loads[t].key)) for t in targets]
+    sources, infos = [], []
+    for part, loads in parts:
+        if part is None:
+            ranges, hull = None, time_range
+        else:
+            cut = part_cut(part, time_range)
+            if cut is None:
+                continue
+            ranges, hull = cut
+        main = loads[targets[0]]
+        for info in main.metadata.get("chunks") or ():
+            if not info.get("n") or (hull is not None and not _overlaps(info, hull)):
+                continue
+            others = tuple((n.frontend, n.key, _overlapping(n.metadata, info))
+                           for n in (loads[t] for t in targets[1:]))
+            sources.append(PartitionSource(
+                main.frontend, main.key, info["chunk_i"], ranges, hull,
+                plan.run_id if part is not None else None, others))
+            infos.append(info)
+    return sources, infos, dtypes
+
+
+def _overlapping(metadata, info):
+    """Numbers of the stored chunks (of another target) holding rows in info's span."""
+    return tuple(c["chunk_i"] for c in metadata.get("chunks") or ()
+                 if c.get("n") and c["start"] < info["end"] and c["end"] > info["start"])
+
+
+def _divisions(infos):
     lows = [int(i.get("first_time", i["start"])) for i in infos]
     # Chunks of a chain are in time order, but a lower bound must never decrease.
     for k in range(1, len(lows)):

@@ -60,11 +60,19 @@ def _run_tasks(ctx, tasks, targets, save, max_workers, executor, progress_bar, m
     from .pool import run_in_processes
     blob = ContextSpec.from_session(ctx).to_bytes()
     failures, done = {}, []
-    bar = make_bar(total=len(tasks), desc=f"Making {'+'.join(targets)} of {len(tasks)} runs",
-                   unit="run", enabled=ctx.progress_enabled(progress_bar))
+    bars = []
+
+    def start_bar():
+        # Made once local workers exist: tqdm runs a monitor thread while a bar is open, and
+        # workers are only forked from a process without other threads (pool.py).
+        if not bars:
+            bars.append(make_bar(total=len(tasks), unit="run",
+                                 desc=f"Making {'+'.join(targets)} of {len(tasks)} runs",
+                                 enabled=ctx.progress_enabled(progress_bar)))
+        return bars[0]
 
     def on_outcome(outcome):
-        bar.update(1)
+        start_bar().update(1)
         if outcome.ok:
             done.append(outcome.run_id)
         else:
@@ -72,11 +80,14 @@ def _run_tasks(ctx, tasks, targets, save, max_workers, executor, progress_bar, m
 
     try:
         if executor is not None:
+            start_bar()
             run_with_executor(executor, blob, tasks, on_outcome, save, make_kwargs)
         else:
-            run_in_processes(blob, tasks, max_workers, on_outcome, save, make_kwargs)
+            run_in_processes(blob, tasks, max_workers, on_outcome, save, make_kwargs,
+                             on_started=start_bar)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     if failures:
         order = {t.run_id: i for i, t in enumerate(tasks)}
         failures = dict(sorted(failures.items(), key=lambda kv: order.get(kv[0], 0)))
