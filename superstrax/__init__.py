@@ -43,7 +43,7 @@ from .constants import (DEFAULT_CHUNK_SIZE_MB, DEFAULT_CHUNK_SPLIT_NS, RUN_DEFAU
 from .io import DECOMPRESS_BUFFER_SIZE, dry_load_files, load_file, save_file
 from . import io, processing, utils  # noqa: F401  (strax.io.X, strax.utils.X as attributes)
 from .chunk import Chunk, Rechunker, continuity_check
-from .config import Config, Option, takes_config
+from .config import OMITTED, Config, Option, takes_config
 from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
                       OverlapWindowPlugin, Plugin, SaveWhen, camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
@@ -62,7 +62,7 @@ __all__ = [
     "SuperrunError", "SuperstraxError", "deterministic_hash", "hashablize", "NumpyJSONEncoder",
     "endtime", "hit_dtype", "interval_dtype", "peak_dtype", "peak_interval_dtype",
     "record_dtype", "time_dt_fields", "time_fields", "to_numpy_dtype", "Chunk", "Rechunker",
-    "continuity_check", "Config", "Option", "takes_config", "CutPlugin", "DownChunkingPlugin", "ExhaustPlugin", "LoopPlugin",
+    "continuity_check", "Config", "Option", "takes_config", "OMITTED", "CutPlugin", "DownChunkingPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",

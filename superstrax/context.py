@@ -171,7 +171,13 @@ class Context:
 
     # --- plugins -----------------------------------------------------------------------------
     def register(self, plugin_class):
-        """Register a plugin class (or a list of them); later registrations win."""
+        """Register a plugin class (or a list of them); later registrations win.
+
+        A plugin with per-run defaults (`default_by_run`) in a context without
+        use_per_run_defaults raises InvalidConfiguration, as in strax, but stays registered:
+        st.set_config of those options, or use_per_run_defaults=True, makes it usable (until
+        then loading its data raises the same error).
+        """
         if isinstance(plugin_class, (list, tuple)):
             for p in plugin_class:
                 self.register(p)
@@ -183,11 +189,11 @@ class Context:
                 raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
                                   f"strings")
             check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
-        cfg.check_per_run_defaults(plugin_class, self.config,
-                                   self.context_config["use_per_run_defaults"])
         for d in plugin_class.provides_tuple():
             self._plugin_class_registry[d] = plugin_class
         self._changed()
+        cfg.check_per_run_defaults(plugin_class, self.config,
+                                   self.context_config["use_per_run_defaults"])
         return plugin_class
 
     def register_all(self, module):
@@ -196,8 +202,14 @@ class Context:
             for m in module:
                 self.register_all(m)
             return
+        refused = []
         for plugin_class in plugin_classes_in(module):
-            self.register(plugin_class)
+            try:
+                self.register(plugin_class)
+            except InvalidConfiguration as e:   # registered all the same (see register)
+                refused.append(str(e))
+        if refused:
+            raise InvalidConfiguration("\n".join(refused))
 
     def get_single_plugin(self, run_id, data_type, chunk_number=None):
         run_id = str(run_id)
