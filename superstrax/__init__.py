@@ -10,7 +10,7 @@ Layers, lowest first; a module imports only from its own layer or lower ones
     plugins   plugins (Plugin and its kinds, input syncing)
     storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants
     runs      runs (superruns, registry, listing), lineage
-    engine    session (the engine's input), planning, executor, loading, parallel, inspection, sources
+    engine    session (the engine's input), planning, executor, loading, parallel, inspection, sources, processors
     facade    context (Context: strax's API over a Session)
     tools     cli (commands, maintenance, demo, verification), testutils, testing
 """
@@ -52,6 +52,7 @@ from .storage.strax_style import StorageType
 from .storage.common import MongoFrontend
 from .runs.superruns import SubrunSpec
 from . import superruns  # noqa: F401 (sx.superruns, its old home, stays an attribute)
+from .processors import PROCESSORS, BaseProcessor, SingleThreadProcessor
 from .context import Context
 from .compat import bind_as_strax
 
@@ -66,7 +67,7 @@ __all__ = [
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
-    "StorageType", "MongoFrontend",
+    "StorageType", "MongoFrontend", "PROCESSORS", "BaseProcessor", "SingleThreadProcessor",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

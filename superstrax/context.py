@@ -14,6 +14,7 @@ from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
 from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
+from .processors import PROCESSORS, resolve_processors
 from .session import Session
 from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
 
@@ -38,12 +39,14 @@ class Context:
         return f
 
     def __init__(self, storage=None, config=None, register=None, register_all=None,
-                 **context_config):
+                 processors=None, **context_config):
         if storage is None:
             storage = []
         elif not isinstance(storage, (list, tuple)):
             storage = [storage]
         self._session = Session(list(storage), {}, self._option_defaults(), {})
+        if processors is not None:
+            self.processors = processors
         self.set_context_config(context_config)
         if config:
             # Plugins are registered after their options are set (per-run defaults need
@@ -77,6 +80,16 @@ class Context:
     context_config = _state("context_config", "Context options (see superstrax.options)")
     _plugin_class_registry = _state("plugins", "data type -> plugin class")
     del _state
+
+    @property
+    def processors(self):
+        """Processor name -> class, as strax's (every name means superstrax's one processor:
+        see superstrax.processors); a get_iter(processor=name) must name one of them."""
+        return self.__dict__.get("_processors") or dict(PROCESSORS)
+
+    @processors.setter
+    def processors(self, value):
+        self._processors = resolve_processors(value)
 
     def _changed(self):
         self._session.changed()
@@ -138,7 +151,7 @@ class Context:
         self._changed()
 
     def new_context(self, storage=(), config=None, register=None, deep_copy=False,
-                    replace=False, **context_config):
+                    replace=False, processors=None, **context_config):
         """A new context like this one, with storage added and config updated.
 
         With replace=True (as in strax) the new context has only what is given here: no
@@ -150,13 +163,15 @@ class Context:
             storage = [storage]
         if replace:
             return Context(storage=list(storage), config=config, register=register,
-                           **context_config)
+                           processors=processors, **context_config)
         new = Context.__new__(Context)
         new.__dict__.update(self.__dict__)
         new._session = self._session.derived(
             list(self.storage) + list(storage),
             copy.deepcopy(self.config) if deep_copy else dict(self.config),
             dict(self.context_config), dict(self._plugin_class_registry))
+        if processors is not None:
+            new.processors = processors
         if context_config:
             new.set_context_config(context_config)
         if config:
@@ -488,6 +503,10 @@ class Context:
                 f"{where}(chunk_number=...): processing selected chunks under their own key "
                 f"is not supported by superstrax yet (and strax refuses it for superruns); "
                 f"load a time range instead (time_range=... or seconds_range=...)")
+        processor = kwargs.get("processor")
+        if isinstance(processor, str) and processor not in self.processors:
+            raise InvalidArgument(f"{where}(processor={processor!r}): this context's processors "
+                                  f"are {sorted(self.processors)}")
         settings, rest, unknown = split_call_arguments(kwargs)
         for k in unknown:
             warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
@@ -500,7 +519,7 @@ class Context:
         targets = (targets,) if isinstance(targets, str) else tuple(targets)
         save = (save,) if isinstance(save, str) else tuple(save)
         plan = loading.plan(self._session, run_id, targets, save=save, combining=combining)
-        return inspection.components(plan, targets)
+        return inspection.components(plan, targets, self._session)
 
     def estimate_run_start_and_end(self, run_id, targets=None):
         """(start, end) of a run in ns since the epoch, floored to whole seconds as strax does,

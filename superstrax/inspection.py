@@ -309,18 +309,19 @@ class Components:
     """A plan read as strax's tests read get_components: data types loaded from storage
     (`loaders`, a superrun's chained subrun data counts as loaded), computed (`plugins`,
     data type -> plugin instance) and saved (`savers`, data type -> [DataKey]); `plan` is
-    the plan itself."""
+    the plan itself and `session` the session it was made in (processors.PROCESSORS run it)."""
     targets: tuple
     plan: object
+    session: object = None
     loaders: dict = field(default_factory=dict)
     plugins: dict = field(default_factory=dict)
     savers: dict = field(default_factory=dict)
 
 
-def components(plan, targets) -> Components:
+def components(plan, targets, session=None) -> Components:
     # local import: planning's node classes, same layer
     from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, OutputNode
-    result = Components(tuple(targets), plan)
+    result = Components(tuple(targets), plan, session)
     seen, todo = set(), [plan]
     while todo:
         node = todo.pop()
