@@ -47,7 +47,7 @@ from .config import OMITTED, Config, Option, takes_config
 from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
                       OverlapWindowPlugin, Plugin, SaveWhen, camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
-from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend
+from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend, dirname_to_prefix
 from .storage.strax_style import StorageType
 from .storage.common import MongoFrontend
 from .runs.superruns import SubrunSpec
@@ -68,6 +68,7 @@ __all__ = [
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
     "StorageType", "MongoFrontend", "PROCESSORS", "BaseProcessor", "SingleThreadProcessor",
+    "dirname_to_prefix",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

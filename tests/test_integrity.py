@@ -171,6 +171,22 @@ def test_each_metadata_edit_is_data_corrupted(tmp_path, edit):
     assert not check_folder(folder).ok
 
 
+def test_metadata_that_is_not_json_any_more_fails_loads_of_it_and_of_what_needs_it(one_chunk):
+    st, records_folder, peaks_folder = one_chunk
+    # strax's name for the file prefix of a data folder finds the metadata file
+    assert sx.dirname_to_prefix(records_folder + os.sep) == \
+        f"records-{st.key_for('0', 'records').lineage_hash}"
+    md_file = os.path.join(records_folder, f"{sx.dirname_to_prefix(records_folder)}-metadata.json")
+    assert md_file == _md_path(records_folder)
+    with open(md_file, "a") as f:
+        f.write("\n} trailing text")
+    shutil.rmtree(peaks_folder)
+    with pytest.raises(sx.DataCorrupted, match="metadata"):
+        st.get_array("0", "records")
+    with pytest.raises(sx.DataCorrupted, match="metadata"):
+        st.get_array("0", "peaks")          # would be made from the damaged records
+
+
 def test_unreadable_metadata_is_not_called_corrupted(one_chunk, monkeypatch):
     """Lack of permission says so: the advice to delete the folder would delete intact data."""
     st, folder, _ = one_chunk

@@ -17,7 +17,7 @@ PUBLIC_NAMES = [
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "Config", "DownChunkingPlugin",
     "PluginGaveWrongOutput", "FileSystemBackend", "FileSytemBackend", "StorageType",
-    "MongoFrontend", "OMITTED",
+    "MongoFrontend", "OMITTED", "PROCESSORS", "dirname_to_prefix",
 ]
 
 CONTEXT_METHODS = [
