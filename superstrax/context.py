@@ -567,7 +567,7 @@ class Context:
         ctx, kwargs = self._for_call(kwargs, "get_df")
         ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
         return output.to_dataframe(loading.get_array(ctx._session, run_id, targets, save=save,
-                                                     **kwargs))
+                                                     **kwargs), log=self.log)
 
     def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None,
              executor=None, **kwargs):

@@ -117,10 +117,7 @@ def _frame(chunk, options: FrameOptions, warn=False):
         data = output.project(data, new_dtype)
     if options.add_run_id_field:
         data = output.with_run_ids(chunk, data)
-    with warnings.catch_warnings():
-        if not warn:
-            warnings.simplefilter("ignore", UserWarning)
-        df = output.to_dataframe(data, stacklevel=5)
+    df = output.to_dataframe(data, log=None if warn else False)   # once per frame, not per part
     if index is not None:
         df.index = index
     return df
