@@ -16,6 +16,7 @@ from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
 from .processors import PROCESSORS, resolve_processors
 from .session import Session
+from .validation import run_id_text
 from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
 
 
@@ -227,7 +228,7 @@ class Context:
             raise InvalidConfiguration("\n".join(refused))
 
     def get_single_plugin(self, run_id, data_type, chunk_number=None):
-        run_id = str(run_id)
+        run_id = run_id_text(run_id)
         self.get_save_when(data_type)
         return self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
 
@@ -328,7 +329,7 @@ class Context:
 
     # --- lineage and keys ----------------------------------------------------------------------
     def lineage(self, run_id, data_type):
-        return self._session.lineages.lineage(str(run_id), data_type)
+        return self._session.lineages.lineage(run_id_text(run_id), data_type)
 
     def key_for(self, run_id, data_type, combining=False):
         """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
@@ -474,7 +475,7 @@ class Context:
     def list_available(self, target, runs=None, **kwargs):
         """Names of the runs (and superruns) for which target is stored."""
         self._check_kwargs(kwargs, "list_available")
-        names = self.scan_runs()["name"].tolist() if runs is None else [str(r) for r in runs]
+        names = self.scan_runs()["name"].tolist() if runs is None else [run_id_text(r) for r in runs]
         return [n for n, ok in zip(names, self._availability(names, target, False)) if ok]
 
     def _availability(self, names, target, progress_bar=None):

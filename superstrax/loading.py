@@ -31,7 +31,7 @@ def as_tuple(x):
 def plan(session, run_id, targets, save=(), combining=False):
     """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
     return Planner(session, as_tuple(targets), save=as_tuple(save),
-                   combining=combining).plan(str(run_id))
+                   combining=combining).plan(validation.run_id_text(run_id))
 
 
 # --- the time range of one call ------------------------------------------------------------
@@ -74,7 +74,7 @@ def run_span(session, run_id, targets=None):
 def estimate_run_start_and_end(session, run_id, targets=None, stacklevel=3):
     """(start, end) of a run in ns, floored to whole seconds as strax does; (0, inf) with a
     warning when neither a run document nor stored data tells."""
-    start, end = run_span(session, str(run_id), targets)
+    start, end = run_span(session, validation.run_id_text(run_id), targets)
     if start is None:
         warnings.warn(f"Cannot tell when run {run_id} starts: it has no run document and "
                       f"none of {targets or 'its data'} is stored. Assuming it runs from 0 "

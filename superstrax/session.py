@@ -23,6 +23,7 @@ from .options import CONTEXT_OPTIONS
 from .runs.registry import RunRegistry
 from .storage.common import DataKey, StorageFrontend
 from .utils import to_str_tuple
+from .validation import run_id_text
 
 
 class Session:
@@ -95,7 +96,7 @@ class Session:
 
     def single_plugin(self, run_id, data_type: str):
         """The plugin making data_type for run_id (a superrun: for its first subrun)."""
-        run_id = str(run_id)
+        run_id = run_id_text(run_id)
         if is_superrun_id(run_id):
             run_id = self.runs.subrun_specs(run_id)[0].run_id
         return self.make_plugin(self.plugin_class(data_type, run_id), run_id)
@@ -103,7 +104,7 @@ class Session:
     # --- keys and storage ----------------------------------------------------------------------
     def key_for(self, run_id, data_type: str, combining: bool = False) -> DataKey:
         """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
-        run_id = check_no_dash(str(run_id), "run id")
+        run_id = check_no_dash(run_id_text(run_id), "run id")
         lineage = self.lineages.lineage(run_id, data_type)
         if is_superrun_id(run_id):
             spec, digest = self.runs.key_parts(run_id, combining)

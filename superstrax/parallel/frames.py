@@ -26,6 +26,7 @@ from ..errors import DataNotAvailable, InvalidConfiguration
 from ..executor import _clip, _cut_to_ranges, _intersect
 from ..planning import ChainNode, LoadNode, MergeNode
 from ..storage.common import _overlaps, parse_dtype
+from ..validation import run_id_text
 from .dask_support import require
 
 
@@ -64,7 +65,7 @@ def get_dask(ctx, run_id, targets, time_range=None, seconds_range=None, time_wit
     if ignored:
         warnings.warn(f"get_dask() got unknown arguments {sorted(ignored)}; they do nothing",
                       UserWarning, stacklevel=3)
-    run_id = str(run_id)
+    run_id = run_id_text(run_id)
     targets = loading.as_tuple(targets)
     time_range = loading.absolute_time_range(ctx, run_id, targets, time_range, seconds_range,
                                              time_within)
