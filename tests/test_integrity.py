@@ -238,6 +238,43 @@ def test_folder_replaced_by_a_file(one_chunk):
         fresh.get_array("0", "records")
 
 
+def test_a_data_directory_deleted_after_the_context_was_made_is_made_again(tmp_path):
+    root = tmp_path / "nested" / "d"
+    st = context(root, n_chunks=2)
+    shutil.rmtree(tmp_path / "nested")
+    assert not st.is_stored("0", "peaks")
+    st.make("0", "peaks")
+    assert sorted(os.listdir(root)) == sorted(str(st.key_for("0", t))
+                                              for t in ("records", "peaks"))
+    assert st.is_stored("0", "peaks") and len(st.get_array("0", "peaks")) == 20
+
+
+def test_a_data_directory_that_cannot_be_made_again_is_a_storage_error(tmp_path):
+    st = context(tmp_path / "gone" / "d", n_chunks=1)
+    shutil.rmtree(tmp_path / "gone")
+    (tmp_path / "gone").write_text("a file where the directory's parent was")
+    with pytest.raises(sx.StorageError, match=f"{tmp_path / 'gone'} is a file"):
+        st.make("0", "records")
+    assert (tmp_path / "gone").read_text().startswith("a file")
+
+
+def test_no_permission_to_make_the_data_directory_again_is_a_storage_error(tmp_path,
+                                                                           monkeypatch):
+    st = context(tmp_path / "d", n_chunks=1)
+    shutil.rmtree(tmp_path / "d")
+    real_makedirs = os.makedirs
+
+    def refused(path, *args, **kwargs):
+        if os.path.abspath(path) == str(tmp_path / "d"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_makedirs(path, *args, **kwargs)
+
+    monkeypatch.setattr(file_saver.os, "makedirs", refused)
+    with pytest.raises(sx.StorageError, match="0/records.*ermission") as info:
+        st.make("0", "records")
+    assert info.value.errno == errno.EACCES and not (tmp_path / "d").exists()
+
+
 def test_disk_full_names_run_and_type(tmp_path, monkeypatch):
     def full(path, data, compressor):
         raise OSError(errno.ENOSPC, "No space left on device", path)
