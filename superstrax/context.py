@@ -556,19 +556,22 @@ class Context:
         superrun's subruns, that must be made are made in parallel first. ignore_errors=True
         leaves out, with a warning, runs whose data is not available."""
         ignore_errors = kwargs.pop("ignore_errors", False)
+        as_bytes = kwargs.pop("run_id_as_bytes", False)
         ctx, kwargs = self._for_call(kwargs, "get_array")
         ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
         return loading.get_array(ctx._session, run_id, targets, save=save,
-                                 ignore_errors=ignore_errors, **kwargs)
+                                 ignore_errors=ignore_errors, run_id_as_bytes=as_bytes,
+                                 **kwargs)
 
     def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """A pandas DataFrame of targets; fields holding arrays become columns of arrays.
 
-        Takes get_iter's arguments."""
+        Takes get_array's arguments."""
+        extra = {k: kwargs.pop(k) for k in ("ignore_errors", "run_id_as_bytes") if k in kwargs}
         ctx, kwargs = self._for_call(kwargs, "get_df")
         ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
         return output.to_dataframe(loading.get_array(ctx._session, run_id, targets, save=save,
-                                                     **kwargs), log=self.log)
+                                                     **extra, **kwargs), log=self.log)
 
     def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None,
              executor=None, **kwargs):

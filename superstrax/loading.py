@@ -138,10 +138,14 @@ def loading_args(kwargs):
 def get_array(session, run_id, targets, save=(), **kwargs):
     """One array of targets; several runs get a run_id field. Whole stored data is decoded
     straight into one preallocated array. ignore_errors=True leaves out (with a warning) the
-    runs of several whose data is not available."""
+    runs of several whose data is not available.
+
+    Several runs come as strax gives them: ordered by run id (as text, so '10' before '2'),
+    with the run_id field first (bytes with run_id_as_bytes=True, to save memory)."""
     ignore_errors = kwargs.pop("ignore_errors", False)
+    as_bytes = kwargs.pop("run_id_as_bytes", False)
     if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
-        run_ids = validation.check_run_ids(run_id, targets)
+        run_ids = sorted(validation.check_run_ids(run_id, targets))
         width = max(len(r) for r in run_ids) if run_ids else 1
         # several runs get a run_id field unless the caller said add_run_id_field=False
         add_field = kwargs.pop("add_run_id_field", None) is not False
@@ -156,7 +160,7 @@ def get_array(session, run_id, targets, save=(), **kwargs):
                               stacklevel=3)
                 continue
             if add_field and "run_id" not in (a.dtype.names or ()):
-                a = output.add_run_id_field(a, r, width)
+                a = output.add_run_id_field(a, r, width, first=True, as_bytes=as_bytes)
             arrays.append(a)
         return np.concatenate(arrays) if arrays else np.zeros(0)
     if isinstance(run_id, (list, tuple, np.ndarray)):

@@ -54,8 +54,11 @@ def project(data, new_dtype):
     return out
 
 
-def add_run_id_field(data, run_id, width):
-    dtype = np.dtype(data.dtype.descr + [("run_id", f"<U{max(width, 1)}")])
+def add_run_id_field(data, run_id, width, first=False, as_bytes=False):
+    """data with a run_id field of `width` characters (bytes with as_bytes); first=True puts
+    it before the other fields, where strax's multi-run arrays have it."""
+    field = [("run_id", f"{'S' if as_bytes else '<U'}{max(width, 1)}")]
+    dtype = np.dtype(field + data.dtype.descr if first else data.dtype.descr + field)
     out = np.empty(len(data), dtype=dtype)
     for n in data.dtype.names:
         out[n] = data[n]
