@@ -341,8 +341,8 @@ def components(plan, targets, session=None) -> Components:
         elif isinstance(node, ComputeNode):
             for d in node.plugin.provides:
                 result.plugins[d] = node.plugin
-            for d, target in node.saves.items():
-                result.savers.setdefault(d, []).append(target.key)
+            for d, targets in node.saves.items():
+                result.savers.setdefault(d, []).extend(t.key for t in targets)
             todo.extend(node.inputs.values())
         elif isinstance(node, MergeNode):
             todo.extend(node.inputs.values())

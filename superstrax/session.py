@@ -148,18 +148,23 @@ class Session:
                  ("fuzzy_for", "fuzzy_for_options")}
         return fuzzy if any(fuzzy.values()) else {}
 
-    def writable_frontend(self, key: DataKey) -> StorageFrontend | None:
-        """Where new data of key is written: the first frontend that can, if any should."""
+    def writable_frontends(self, key: DataKey) -> list:
+        """Where newly made data of key is written, as strax: every frontend that can hold
+        it and is not readonly (nearest storage_type first); none for superrun data unless
+        write_superruns (and never for combining)."""
         if key.is_superrun and (not self.option("write_superruns") or key.combining):
-            return None
+            return []
         if self.fuzzy_options():
             # as strax: a fuzzy context stores nothing, since what it computes may rest on
             # data of another lineage than the key it would be stored under says
-            return None
-        for fe in self.frontends_for(key):
-            if not fe.readonly:
-                return fe
-        return None
+            return []
+        return [fe for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type)
+                if not fe.readonly]
+
+    def writable_frontend(self, key: DataKey) -> StorageFrontend | None:
+        """The first of writable_frontends(key), if any."""
+        frontends = self.writable_frontends(key)
+        return frontends[0] if frontends else None
 
     def data_metadata(self, key: DataKey, cls: type, dtype, run_id) -> dict:
         """The metadata a saver starts from (strax's fields, plus our version)."""
@@ -177,8 +182,12 @@ class Session:
         }
 
     def is_stored(self, run_id, data_type: str, combining: bool = False) -> bool:
-        return self.find_frontend(self.key_for(run_id, data_type, combining=combining)) \
-            is not None
+        """Whether a frontend holds complete data of the key, asked through the frontends'
+        own is_stored/find (as strax asks them: a subclass's find is honoured)."""
+        key = self.key_for(run_id, data_type, combining=combining)
+        fuzzy = self.fuzzy_options()
+        return any(fe.is_stored(key, **fuzzy)
+                   for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type))
 
     def get_meta(self, run_id, data_type: str) -> dict:
         key = self.key_for(run_id, data_type)

@@ -72,6 +72,11 @@ def test_exhaust_plugin_sees_the_whole_run(storage):
     assert r["n"].tolist() == [100]
     assert (r["time"][0], r["endtime"][0]) == (0, 10)
     assert not st.is_stored("0", "record_count")
+    # asking to save what its plugin never saves is an error (as in strax), not a silent no
+    with pytest.raises(sx.InvalidArgument, match="SaveWhen.NEVER") as refused:
+        st.make("0", "record_count", save=("records", "record_count"))
+    assert isinstance(refused.value, ValueError)
+    assert not st.is_stored("0", "record_count")
 
 
 class Windows(sx.ExhaustPlugin):
