@@ -5,6 +5,8 @@ import logging
 import warnings
 from types import MappingProxyType
 
+import pandas as pd
+
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)

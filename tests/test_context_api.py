@@ -380,3 +380,10 @@ def test_several_runs_come_ordered_by_run_id_with_the_run_id_field_first(tmp_pat
     df = st.get_df(["3", "2"], "records", keep_columns=["time", "channel"])
     assert list(df.columns) == ["run_id", "time", "channel"]
     assert list(dict.fromkeys(df["run_id"])) == ["2", "3"]
+
+
+def test_data_info_lists_each_field_with_its_type_and_comment(tmp_path):
+    st = make_context(tmp_path)
+    info = st.data_info("peaks")
+    assert list(info.columns) == ["Field name", "Data type", "Comment"]
+    assert list(info["Field name"]) == list(st.get_single_plugin(RUN, "peaks").dtype.names)
