@@ -10,7 +10,7 @@ Layers, lowest first; a module imports only from its own layer or lower ones
     plugins   plugins (Plugin and its kinds, input syncing)
     storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants
     runs      runs (superruns, registry, listing), lineage
-    engine    session (the engine's input), planning, executor, loading, parallel, inspection, sources
+    engine    session (the engine's input), planning, executor, loading, parallel, inspection, sources, processors
     facade    context (Context: strax's API over a Session)
     tools     cli (commands, maintenance, demo, verification), testutils, testing
 """
@@ -43,16 +43,17 @@ from .constants import (DEFAULT_CHUNK_SIZE_MB, DEFAULT_CHUNK_SPLIT_NS, RUN_DEFAU
 from .io import DECOMPRESS_BUFFER_SIZE, dry_load_files, load_file, save_file
 from . import io, processing, utils  # noqa: F401  (strax.io.X, strax.utils.X as attributes)
 from .chunk import Chunk, Rechunker, continuity_check
-from .config import Config, Option, takes_config
+from .config import OMITTED, Config, Option, takes_config
 from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, MergeOnlyPlugin,
                       OverlapWindowPlugin, ParallelSourcePlugin, Plugin, SaveWhen,
                       camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
-from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend
+from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend, dirname_to_prefix
 from .storage.strax_style import StorageType
 from .storage.common import MongoFrontend
 from .runs.superruns import SubrunSpec
 from . import superruns  # noqa: F401 (sx.superruns, its old home, stays an attribute)
+from .processors import PROCESSORS, BaseProcessor, SingleThreadProcessor
 from .context import Context
 from .compat import bind_as_strax
 
@@ -63,12 +64,13 @@ __all__ = [
     "SuperrunError", "SuperstraxError", "deterministic_hash", "hashablize", "NumpyJSONEncoder",
     "endtime", "hit_dtype", "interval_dtype", "peak_dtype", "peak_interval_dtype",
     "record_dtype", "time_dt_fields", "time_fields", "to_numpy_dtype", "Chunk", "Rechunker",
-    "continuity_check", "Config", "Option", "takes_config", "CutPlugin", "DownChunkingPlugin", "ExhaustPlugin", "LoopPlugin",
+    "continuity_check", "Config", "Option", "takes_config", "OMITTED", "CutPlugin", "DownChunkingPlugin", "ExhaustPlugin", "LoopPlugin",
     "MergeOnlyPlugin", "OverlapWindowPlugin", "Plugin", "SaveWhen", "camel_to_snake",
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
     "StorageType", "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds",
-    "PerChunkNotSupported",
+    "PerChunkNotSupported", "PROCESSORS", "BaseProcessor", "SingleThreadProcessor",
+    "dirname_to_prefix",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

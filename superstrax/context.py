@@ -5,6 +5,8 @@ import logging
 import warnings
 from types import MappingProxyType
 
+import pandas as pd
+
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
@@ -15,7 +17,9 @@ from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
 from .plugins.base import Plugin
 from .plugins.registration import plugin_classes_in
+from .processors import PROCESSORS, resolve_processors
 from .session import Session
+from .validation import run_id_text
 from .docstrings import select_docs  # noqa: F401  (strax.context.select_docs)
 
 
@@ -39,12 +43,14 @@ class Context:
         return f
 
     def __init__(self, storage=None, config=None, register=None, register_all=None,
-                 **context_config):
+                 processors=None, **context_config):
         if storage is None:
             storage = []
         elif not isinstance(storage, (list, tuple)):
             storage = [storage]
         self._session = Session(list(storage), {}, self._option_defaults(), {})
+        if processors is not None:
+            self.processors = processors
         self.set_context_config(context_config)
         if config:
             # Plugins are registered after their options are set (per-run defaults need
@@ -78,6 +84,16 @@ class Context:
     context_config = _state("context_config", "Context options (see superstrax.options)")
     _plugin_class_registry = _state("plugins", "data type -> plugin class")
     del _state
+
+    @property
+    def processors(self):
+        """Processor name -> class, as strax's (every name means superstrax's one processor:
+        see superstrax.processors); a get_iter(processor=name) must name one of them."""
+        return self.__dict__.get("_processors") or dict(PROCESSORS)
+
+    @processors.setter
+    def processors(self, value):
+        self._processors = resolve_processors(value)
 
     def _changed(self):
         self._session.changed()
@@ -139,7 +155,7 @@ class Context:
         self._changed()
 
     def new_context(self, storage=(), config=None, register=None, deep_copy=False,
-                    replace=False, **context_config):
+                    replace=False, processors=None, **context_config):
         """A new context like this one, with storage added and config updated.
 
         With replace=True (as in strax) the new context has only what is given here: no
@@ -151,13 +167,15 @@ class Context:
             storage = [storage]
         if replace:
             return Context(storage=list(storage), config=config, register=register,
-                           **context_config)
+                           processors=processors, **context_config)
         new = Context.__new__(Context)
         new.__dict__.update(self.__dict__)
         new._session = self._session.derived(
             list(self.storage) + list(storage),
             copy.deepcopy(self.config) if deep_copy else dict(self.config),
             dict(self.context_config), dict(self._plugin_class_registry))
+        if processors is not None:
+            new.processors = processors
         if context_config:
             new.set_context_config(context_config)
         if config:
@@ -172,7 +190,13 @@ class Context:
 
     # --- plugins -----------------------------------------------------------------------------
     def register(self, plugin_class):
-        """Register a plugin class (or a list of them); later registrations win."""
+        """Register a plugin class (or a list of them); later registrations win.
+
+        A plugin with per-run defaults (`default_by_run`) in a context without
+        use_per_run_defaults raises InvalidConfiguration, as in strax, but stays registered:
+        st.set_config of those options, or use_per_run_defaults=True, makes it usable (until
+        then loading its data raises the same error).
+        """
         if isinstance(plugin_class, (list, tuple)):
             for p in plugin_class:
                 self.register(p)
@@ -184,11 +208,11 @@ class Context:
                 raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
                                   f"strings")
             check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
-        cfg.check_per_run_defaults(plugin_class, self.config,
-                                   self.context_config["use_per_run_defaults"])
         for d in plugin_class.provides_tuple():
             self._plugin_class_registry[d] = plugin_class
         self._changed()
+        cfg.check_per_run_defaults(plugin_class, self.config,
+                                   self.context_config["use_per_run_defaults"])
         return plugin_class
 
     def register_all(self, module):
@@ -197,11 +221,17 @@ class Context:
             for m in module:
                 self.register_all(m)
             return
+        refused = []
         for plugin_class in plugin_classes_in(module):
-            self.register(plugin_class)
+            try:
+                self.register(plugin_class)
+            except InvalidConfiguration as e:   # registered all the same (see register)
+                refused.append(str(e))
+        if refused:
+            raise InvalidConfiguration("\n".join(refused))
 
     def get_single_plugin(self, run_id, data_type, chunk_number=None):
-        run_id = str(run_id)
+        run_id = run_id_text(run_id)
         self.get_save_when(data_type)
         plugin = self._session.make_plugin(self._session.plugin_class(data_type, run_id), run_id)
         if chunk_number is not None:
@@ -306,7 +336,8 @@ class Context:
 
     # --- lineage and keys ----------------------------------------------------------------------
     def lineage(self, run_id, data_type, chunk_number=None):
-        return self._session.lineages.lineage(str(run_id), data_type, chunk_number=chunk_number)
+        return self._session.lineages.lineage(run_id_text(run_id), data_type,
+                                              chunk_number=chunk_number)
 
     def key_for(self, run_id, data_type, chunk_number=None, combining=False):
         """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
@@ -464,7 +495,7 @@ class Context:
     def list_available(self, target, runs=None, **kwargs):
         """Names of the runs (and superruns) for which target is stored."""
         self._check_kwargs(kwargs, "list_available")
-        names = self.scan_runs()["name"].tolist() if runs is None else [str(r) for r in runs]
+        names = self.scan_runs()["name"].tolist() if runs is None else [run_id_text(r) for r in runs]
         return [n for n, ok in zip(names, self._availability(names, target, False)) if ok]
 
     def _availability(self, names, target, progress_bar=None):
@@ -487,6 +518,10 @@ class Context:
         it then runs in a temporary context made with new_context. Unknown arguments are
         reported at the caller's line and dropped.
         """
+        processor = kwargs.get("processor")
+        if isinstance(processor, str) and processor not in self.processors:
+            raise InvalidArgument(f"{where}(processor={processor!r}): this context's processors "
+                                  f"are {sorted(self.processors)}")
         settings, rest, unknown = split_call_arguments(kwargs)
         for k in unknown:
             warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
@@ -538,19 +573,22 @@ class Context:
         superrun's subruns, that must be made are made in parallel first. ignore_errors=True
         leaves out, with a warning, runs whose data is not available."""
         ignore_errors = kwargs.pop("ignore_errors", False)
+        as_bytes = kwargs.pop("run_id_as_bytes", False)
         ctx, kwargs = self._for_call(kwargs, "get_array")
         ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
         return loading.get_array(ctx._session, run_id, targets, save=save,
-                                 ignore_errors=ignore_errors, **kwargs)
+                                 ignore_errors=ignore_errors, run_id_as_bytes=as_bytes,
+                                 **kwargs)
 
     def get_df(self, run_id, targets, save=(), max_workers=None, **kwargs):
         """A pandas DataFrame of targets; fields holding arrays become columns of arrays.
 
-        Takes get_iter's arguments."""
+        Takes get_array's arguments."""
+        extra = {k: kwargs.pop(k) for k in ("ignore_errors", "run_id_as_bytes") if k in kwargs}
         ctx, kwargs = self._for_call(kwargs, "get_df")
         ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
         return output.to_dataframe(loading.get_array(ctx._session, run_id, targets, save=save,
-                                                     **kwargs))
+                                                     **extra, **kwargs), log=self.log)
 
     def make(self, run_id, targets, save=(), max_workers=None, progress_bar=None,
              executor=None, **kwargs):

@@ -67,7 +67,8 @@ class _Broadcaster:
     def __init__(self, processor, node):
         self.node = node
         self.queues = {}
-        self.sinks = {d: processor._sink(t) for d, t in node.saves.items()}
+        self.sinks = {d: [processor._sink(t) for t in targets]
+                      for d, targets in node.saves.items()}
         inputs = {d: processor._stream(n) for d, n in node.inputs.items()}
         plugin = node.plugin
         kind_of = {d: processor.session.kind_of(d) for d in node.inputs}
@@ -93,13 +94,14 @@ class _Broadcaster:
             result = next(self.outputs)
         except StopIteration:
             self.finished = True
-            for sink in self.sinks.values():
-                sink.close()
+            for sinks in self.sinks.values():
+                for sink in sinks:
+                    sink.close()
             self.node.plugin.cleanup()
             return False
         for d, chunk in result.items():
-            if d in self.sinks:
-                self.sinks[d].receive(chunk)
+            for sink in self.sinks.get(d, ()):
+                sink.receive(chunk)
             for q in self.queues.get(d, ()):
                 q.append(chunk)
         return True

@@ -309,10 +309,11 @@ def print_search(fields: dict, code: dict) -> None:
 class Components:
     """A plan read as strax's tests read get_components: data types loaded from storage
     (`loaders`, a superrun's chained subrun data counts as loaded), computed (`plugins`,
-    data type -> plugin instance) and saved (`savers`, data type -> [DataKey]); `plan` is
-    the plan itself."""
+    data type -> plugin instance) and saved (`savers`, data type -> [PlannedSave]); `plan` is
+    the plan itself and `session` the session it was made in (processors.PROCESSORS run it)."""
     targets: tuple
     plan: object
+    session: object = None
     loaders: dict = field(default_factory=dict)
     plugins: dict = field(default_factory=dict)
     savers: dict = field(default_factory=dict)
@@ -339,7 +340,7 @@ class PlannedSave:
 def components(plan, targets, session=None) -> Components:
     # local import: planning's node classes, same layer
     from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, MultiNode, OutputNode
-    result = Components(tuple(targets), plan)
+    result = Components(tuple(targets), plan, session)
     seen, todo = set(), [plan]
     while todo:
         node = todo.pop()
@@ -361,8 +362,9 @@ def components(plan, targets, session=None) -> Components:
         elif isinstance(node, ComputeNode):
             for d in node.plugin.provides:
                 result.plugins[d] = node.plugin
-            for d, target in node.saves.items():
-                result.savers.setdefault(d, []).append(PlannedSave(target.key, target.frontend))
+            for d, targets in node.saves.items():
+                result.savers.setdefault(d, []).extend(
+                    PlannedSave(t.key, t.frontend) for t in targets)
             todo.extend(node.inputs.values())
         elif isinstance(node, (MergeNode, MultiNode)):
             todo.extend(node.inputs.values())

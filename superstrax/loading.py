@@ -33,7 +33,7 @@ def plan(session, run_id, targets, save=(), combining=False, allow_multiple=Fals
     """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
     return Planner(session, as_tuple(targets), save=as_tuple(save), combining=combining,
                    allow_multiple=allow_multiple,
-                   chunk_number=chunk_number).plan(str(run_id))
+                   chunk_number=chunk_number).plan(validation.run_id_text(run_id))
 
 
 # --- the time range of one call ------------------------------------------------------------
@@ -76,7 +76,7 @@ def run_span(session, run_id, targets=None):
 def estimate_run_start_and_end(session, run_id, targets=None, stacklevel=3):
     """(start, end) of a run in ns, floored to whole seconds as strax does; (0, inf) with a
     warning when neither a run document nor stored data tells."""
-    start, end = run_span(session, str(run_id), targets)
+    start, end = run_span(session, validation.run_id_text(run_id), targets)
     if start is None:
         warnings.warn(f"Cannot tell when run {run_id} starts: it has no run document and "
                       f"none of {targets or 'its data'} is stored. Assuming it runs from 0 "
@@ -146,15 +146,19 @@ def loading_args(kwargs):
 def get_array(session, run_id, targets, save=(), **kwargs):
     """One array of targets; several runs get a run_id field. Whole stored data is decoded
     straight into one preallocated array. ignore_errors=True leaves out (with a warning) the
-    runs of several whose data is not available."""
+    runs of several whose data is not available.
+
+    Several runs come as strax gives them: ordered by run id (as text, so '10' before '2'),
+    with the run_id field first (bytes with run_id_as_bytes=True, to save memory)."""
     ignore_errors = kwargs.pop("ignore_errors", False)
     if kwargs.get("allow_multiple"):
         raise CannotMergeKinds(
             f"get_array/get_df return one array of one data kind, so they cannot take "
             f"allow_multiple=True (targets {list(as_tuple(targets))}); make the targets with "
             f"st.make(..., allow_multiple=True), then load each kind separately")
+    as_bytes = kwargs.pop("run_id_as_bytes", False)
     if isinstance(run_id, (list, tuple, np.ndarray)) and len(run_id) != 1:
-        run_ids = validation.check_run_ids(run_id, targets)
+        run_ids = sorted(validation.check_run_ids(run_id, targets))
         width = max(len(r) for r in run_ids) if run_ids else 1
         # several runs get a run_id field unless the caller said add_run_id_field=False
         add_field = kwargs.pop("add_run_id_field", None) is not False
@@ -169,7 +173,7 @@ def get_array(session, run_id, targets, save=(), **kwargs):
                               stacklevel=3)
                 continue
             if add_field and "run_id" not in (a.dtype.names or ()):
-                a = output.add_run_id_field(a, r, width)
+                a = output.add_run_id_field(a, r, width, first=True, as_bytes=as_bytes)
             arrays.append(a)
         return np.concatenate(arrays) if arrays else np.zeros(0)
     if isinstance(run_id, (list, tuple, np.ndarray)):

@@ -1,4 +1,5 @@
 """What users get back: rows selected, columns kept, arrays built, DataFrames made."""
+import logging
 import warnings
 
 import numpy as np
@@ -53,8 +54,11 @@ def project(data, new_dtype):
     return out
 
 
-def add_run_id_field(data, run_id, width):
-    dtype = np.dtype(data.dtype.descr + [("run_id", f"<U{max(width, 1)}")])
+def add_run_id_field(data, run_id, width, first=False, as_bytes=False):
+    """data with a run_id field of `width` characters (bytes with as_bytes); first=True puts
+    it before the other fields, where strax's multi-run arrays have it."""
+    field = [("run_id", f"{'S' if as_bytes else '<U'}{max(width, 1)}")]
+    dtype = np.dtype(field + data.dtype.descr if first else data.dtype.descr + field)
     out = np.empty(len(data), dtype=dtype)
     for n in data.dtype.names:
         out[n] = data[n]
@@ -62,9 +66,11 @@ def add_run_id_field(data, run_id, width):
     return out
 
 
-def to_dataframe(data, stacklevel=3):
+def to_dataframe(data, log=None):
     """A DataFrame of every field; a field holding an array per row becomes a column of
-    arrays (as strax 2.x does), with a warning since pandas handles such columns poorly."""
+    arrays (as strax 2.x does), with a warning on `log` (a logging.Logger; the `strax` logger
+    when None, False for none) since pandas handles such columns poorly. strax logs the
+    warning too, with the wording kept here, so log filters written for strax still match."""
     columns, arrays = {}, []
     for n in data.dtype.names:
         if data.dtype[n].shape == ():
@@ -72,10 +78,11 @@ def to_dataframe(data, stacklevel=3):
         else:
             columns[n] = list(data[n])
             arrays.append(n)
-    if arrays:
-        warnings.warn(f"Columns {arrays} hold an array in every row; pandas operations such as "
-                      f"groupby may not work on them as expected. Pass drop_columns={arrays} "
-                      f"to leave them out, or use get_array", UserWarning, stacklevel=stacklevel)
+    if arrays and log is not False:
+        (log or logging.getLogger("strax")).warning(
+            f"Columns {arrays} contain non-scalar entries. Some pandas functions (e.g., "
+            f"groupby, apply) might not perform as expected on these columns. Pass "
+            f"drop_columns={arrays} to leave them out, or use get_array")
     return pd.DataFrame(columns)
 
 

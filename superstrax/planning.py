@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from .errors import CannotMergeKinds, DataNotAvailable, InvalidArgument
+from .errors import CannotMergeKinds, DataNotAvailable, InvalidArgument, PluginError
 from .lineage import check_superrun_config
 from .naming import is_superrun_id
 from .plugins.base import Plugin, SaveWhen
@@ -65,7 +65,7 @@ class ComputeNode:
     plugin: Plugin
     run_id: str
     inputs: dict[str, "Node"]
-    saves: dict[str, SaveTarget] = field(default_factory=dict)
+    saves: dict[str, list] = field(default_factory=dict)   # data type -> [SaveTarget]
 
 
 @dataclass(eq=False)
@@ -275,15 +275,20 @@ class Planner:
                     # Another output of a multi-output plugin, stored already: as strax,
                     # leave it as it is rather than write it again.
                     continue
-                target = self.save_target(run_id, d, cls, plugin)
-                if target is not None:
-                    node.saves[d] = target
+                targets = self.save_targets(run_id, d, cls, plugin)
+                if targets:
+                    node.saves[d] = targets
             self._computes[compute_key] = node
         return OutputNode(self._computes[compute_key], data_type)
 
     def wants_saved(self, cls, data_type):
         when = cls.save_when_for(data_type)
         if when == SaveWhen.NEVER:
+            if data_type in self.save:
+                # asked for something that will not happen: say so rather than not save
+                raise InvalidArgument(
+                    f"save={data_type!r}: {cls.__name__} never saves {data_type} (save_when "
+                    f"is SaveWhen.NEVER); leave it out of save=")
             return False
         if when == SaveWhen.EXPLICIT:
             return data_type in self.save
@@ -291,18 +296,21 @@ class Planner:
             return data_type in self.targets or data_type in self.save
         return True
 
-    def save_target(self, run_id, data_type, cls, plugin, rechunk=None):
+    def save_targets(self, run_id, data_type, cls, plugin, rechunk=None):
+        """A SaveTarget per frontend newly computed data_type is written to (strax writes it
+        to every writable frontend that can hold it); [] when it is not saved."""
         if not self.wants_saved(cls, data_type):
-            return None
+            return []
         key = self.session.key_for(run_id, data_type, combining=False,
                                    chunk_number=self.chunk_number)
-        frontend = self.session.writable_frontend(key)
-        if frontend is None:
-            return None
+        frontends = self.session.writable_frontends(key)
+        if not frontends:
+            return []
         if rechunk is None:
             rechunk = cls.can_rechunk(data_type) and self.session.option("allow_rechunk")
         metadata = self.session.data_metadata(key, cls, plugin.dtype_for(data_type), run_id)
-        return SaveTarget(key, frontend, metadata, bool(rechunk), cls.chunk_target_size_mb)
+        return [SaveTarget(key, fe, dict(metadata), bool(rechunk), cls.chunk_target_size_mb)
+                for fe in frontends]
 
     # --- superruns ---------------------------------------------------------------------------
     def _superrun_node(self, superrun_id, data_type):

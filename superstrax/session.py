@@ -23,6 +23,7 @@ from .options import CONTEXT_OPTIONS
 from .runs.registry import RunRegistry
 from .storage.common import DataKey, StorageFrontend
 from .utils import to_str_tuple
+from .validation import run_id_text
 
 
 class Session:
@@ -105,7 +106,7 @@ class Session:
 
     def single_plugin(self, run_id, data_type: str):
         """The plugin making data_type for run_id (a superrun: for its first subrun)."""
-        run_id = str(run_id)
+        run_id = run_id_text(run_id)
         if is_superrun_id(run_id):
             run_id = self.runs.subrun_specs(run_id)[0].run_id
         return self.make_plugin(self.plugin_class(data_type, run_id), run_id)
@@ -115,7 +116,7 @@ class Session:
                 chunk_number: dict | None = None) -> DataKey:
         """The DataKey of data_type for run_id (superruns carry a hash of their definition;
         chunk_number= the chunks of dependencies it is made from)."""
-        run_id = check_no_dash(str(run_id), "run id")
+        run_id = check_no_dash(run_id_text(run_id), "run id")
         lineage = self.lineages.lineage(run_id, data_type, chunk_number=chunk_number)
         if is_superrun_id(run_id):
             if chunk_number is not None:
@@ -163,18 +164,23 @@ class Session:
                  ("fuzzy_for", "fuzzy_for_options")}
         return fuzzy if any(fuzzy.values()) else {}
 
-    def writable_frontend(self, key: DataKey) -> StorageFrontend | None:
-        """Where new data of key is written: the first frontend that can, if any should."""
+    def writable_frontends(self, key: DataKey) -> list:
+        """Where newly made data of key is written, as strax: every frontend that can hold
+        it and is not readonly (nearest storage_type first); none for superrun data unless
+        write_superruns (and never for combining)."""
         if key.is_superrun and (not self.option("write_superruns") or key.combining):
-            return None
+            return []
         if self.fuzzy_options():
             # as strax: a fuzzy context stores nothing, since what it computes may rest on
             # data of another lineage than the key it would be stored under says
-            return None
-        for fe in self.frontends_for(key):
-            if not fe.readonly:
-                return fe
-        return None
+            return []
+        return [fe for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type)
+                if not fe.readonly]
+
+    def writable_frontend(self, key: DataKey) -> StorageFrontend | None:
+        """The first of writable_frontends(key), if any."""
+        frontends = self.writable_frontends(key)
+        return frontends[0] if frontends else None
 
     def data_metadata(self, key: DataKey, cls: type, dtype, run_id) -> dict:
         """The metadata a saver starts from (strax's fields, plus our version)."""
@@ -193,8 +199,12 @@ class Session:
 
     def is_stored(self, run_id, data_type: str, combining: bool = False,
                   chunk_number: dict | None = None) -> bool:
+        """Whether a frontend holds complete data of the key, asked through the frontends'
+        own is_stored/find (as strax asks them: a subclass's find is honoured)."""
         key = self.key_for(run_id, data_type, combining=combining, chunk_number=chunk_number)
-        return self.find_frontend(key) is not None
+        fuzzy = self.fuzzy_options()
+        return any(fe.is_stored(key, **fuzzy)
+                   for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type))
 
     def get_meta(self, run_id, data_type: str, chunk_number: dict | None = None) -> dict:
         key = self.key_for(run_id, data_type, chunk_number=chunk_number)

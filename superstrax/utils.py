@@ -172,21 +172,10 @@ def convert_tuple_to_list(init_func_input):
 @export
 def convert_structured_array_to_df(structured_array, log=None):
     """A DataFrame of every field; a field holding an array per row becomes a column of arrays
-    (with a logged warning, since pandas handles such columns poorly)."""
-    import logging
-    log = log or logging.getLogger("superstrax")
-    columns, array_fields = {}, []
-    for name in structured_array.dtype.names:
-        column = structured_array[name]
-        if column.ndim > 1:
-            columns[name] = [np.array(row) for row in column]
-            array_fields.append(name)
-        else:
-            columns[name] = column
-    if array_fields:
-        log.warning(f"Columns {array_fields} hold an array in every row; pandas operations "
-                    f"such as groupby may not work on them as expected.")
-    return pd.DataFrame(columns)
+    (with a warning on `log`, by default the `strax` logger, since pandas handles such columns
+    poorly). What get_df returns."""
+    from .output import to_dataframe
+    return to_dataframe(structured_array, log=log)
 
 
 @export

@@ -17,8 +17,8 @@ INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 MAX_NAME_BYTES = 255
 KEY_NAME_MARGIN = 18
 
-__all__ = ["check_run_id", "check_run_ids", "check_targets", "check_time_range", "seconds_to_time_range",
-           "check_key_name_length", "check_output_rows", "check_acyclic", "INT64_MIN",
+__all__ = ["run_id_text", "check_run_id", "check_run_ids", "check_targets", "check_time_range",
+           "seconds_to_time_range", "check_key_name_length", "check_output_rows", "check_acyclic", "INT64_MIN",
            "INT64_MAX"]
 
 
@@ -35,9 +35,24 @@ def _what(run_id, data_type):
     return " ".join(parts) or "this call"
 
 
+def run_id_text(run_id) -> str:
+    """A run id as text: bytes (strax's run_id_as_bytes arrays hold them) decoded as UTF-8
+    (so b'0' is run '0'), anything else as str()."""
+    if isinstance(run_id, (bytes, np.bytes_)):
+        try:
+            return bytes(run_id).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgument(f"run id {run_id!r} is bytes that are not UTF-8 text; pass "
+                                  f"the run's name as a string") from None
+    return str(run_id)
+
+
 def check_run_id(run_id, data_type=None) -> str:
-    """A run id as the str the library uses: a non-empty str, or an int (strax allows
-    numeric ids); anything else (None, '', floats, bools, objects) is refused."""
+    """A run id as the str the library uses: a non-empty str, an int (strax allows numeric
+    ids) or bytes of UTF-8 text (decoded, as strax's get_iter does); anything else (None, '',
+    floats, bools, objects) is refused."""
+    if isinstance(run_id, (bytes, np.bytes_)):
+        run_id = run_id_text(run_id)
     if isinstance(run_id, (bool, np.bool_)) or run_id is None:
         raise InvalidArgument(f"run id {run_id!r} ({_what(None, data_type)}) is not a run id; "
                               f"pass the run's name as a string, e.g. '012345'")

@@ -157,3 +157,29 @@ def test_code_written_for_strax_processes_and_stores_through_the_bound_name(tmp_
     assert out["stored"] and out["ok"] and out["n"] > 0
     assert out["cls"] == "superstrax.context"
     assert any(f.startswith("1-scaled-") for f in out["folders"])
+
+
+def test_worker_processes_bind_strax_when_the_caller_had(tmp_path):
+    # Plugins from a module written for strax travel to the workers by reference: the worker
+    # imports that module, whose `import strax` works only once the worker has bound it too.
+    (tmp_path / "written_for_strax.py").write_text(textwrap.dedent("""
+        import strax
+        from strax.testutils import Records
+
+        class MoreRecords(Records):
+            provides = "records"
+    """))
+    out = run_python("""
+        import json, superstrax
+        superstrax.bind_as_strax()
+        import strax
+        from written_for_strax import MoreRecords
+
+        st = strax.Context(storage=[strax.DataDirectory("data")], register=[MoreRecords],
+                           progress_bar=False)
+        runs = [str(r) for r in range(4)]
+        got = st.get_array(runs, "records", max_workers=2)
+        print(json.dumps({"stored": [st.is_stored(r, "records") for r in runs],
+                          "runs": sorted(set(got["run_id"]))}))
+    """, tmp_path, extra_path=[tmp_path])
+    assert out == {"stored": [True] * 4, "runs": ["0", "1", "2", "3"]}

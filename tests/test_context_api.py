@@ -356,6 +356,23 @@ def test_writable_storage_leaves_out_readonly_frontends(tmp_path):
     assert st.writable_storage() == [mem]
 
 
+def test_several_runs_come_ordered_by_run_id_with_the_run_id_field_first(tmp_path):
+    st = make_context(tmp_path, Records)
+    runs = ["3", "10", "2", "3"]
+    got = st.get_array(runs, "records")
+    # strax's order: by run id as text ('10' < '2' < '3'), a repeated run twice
+    assert list(dict.fromkeys(got["run_id"])) == ["10", "2", "3"]
+    assert got.dtype.names[0] == "run_id" and got.dtype["run_id"] == np.dtype("<U2")
+    one = st.get_array("2", "records")
+    assert np.array_equal(got[got["run_id"] == "2"][list(one.dtype.names)], one)
+    assert (got["run_id"] == "3").sum() == 2 * len(one)
+    small = st.get_array(runs, "records", run_id_as_bytes=True)
+    assert small.dtype["run_id"] == np.dtype("S2") and small["run_id"][0] == b"10"
+    df = st.get_df(["3", "2"], "records", keep_columns=["time", "channel"])
+    assert list(df.columns) == ["run_id", "time", "channel"]
+    assert list(dict.fromkeys(df["run_id"])) == ["2", "3"]
+
+
 def test_data_info_lists_each_field_with_its_type_and_comment(tmp_path):
     st = make_context(tmp_path)
     info = st.data_info("peak_classification")

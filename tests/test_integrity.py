@@ -171,6 +171,22 @@ def test_each_metadata_edit_is_data_corrupted(tmp_path, edit):
     assert not check_folder(folder).ok
 
 
+def test_metadata_that_is_not_json_any_more_fails_loads_of_it_and_of_what_needs_it(one_chunk):
+    st, records_folder, peaks_folder = one_chunk
+    # strax's name for the file prefix of a data folder finds the metadata file
+    assert sx.dirname_to_prefix(records_folder + os.sep) == \
+        f"records-{st.key_for('0', 'records').lineage_hash}"
+    md_file = os.path.join(records_folder, f"{sx.dirname_to_prefix(records_folder)}-metadata.json")
+    assert md_file == _md_path(records_folder)
+    with open(md_file, "a") as f:
+        f.write("\n} trailing text")
+    shutil.rmtree(peaks_folder)
+    with pytest.raises(sx.DataCorrupted, match="metadata"):
+        st.get_array("0", "records")
+    with pytest.raises(sx.DataCorrupted, match="metadata"):
+        st.get_array("0", "peaks")          # would be made from the damaged records
+
+
 def test_unreadable_metadata_is_not_called_corrupted(one_chunk, monkeypatch):
     """Lack of permission says so: the advice to delete the folder would delete intact data."""
     st, folder, _ = one_chunk
@@ -220,6 +236,43 @@ def test_folder_replaced_by_a_file(one_chunk):
         fresh.is_stored("0", "records")
     with pytest.raises(sx.StorageError, match="is a file"):
         fresh.get_array("0", "records")
+
+
+def test_a_data_directory_deleted_after_the_context_was_made_is_made_again(tmp_path):
+    root = tmp_path / "nested" / "d"
+    st = context(root, n_chunks=2)
+    shutil.rmtree(tmp_path / "nested")
+    assert not st.is_stored("0", "peaks")
+    st.make("0", "peaks")
+    assert sorted(os.listdir(root)) == sorted(str(st.key_for("0", t))
+                                              for t in ("records", "peaks"))
+    assert st.is_stored("0", "peaks") and len(st.get_array("0", "peaks")) == 20
+
+
+def test_a_data_directory_that_cannot_be_made_again_is_a_storage_error(tmp_path):
+    st = context(tmp_path / "gone" / "d", n_chunks=1)
+    shutil.rmtree(tmp_path / "gone")
+    (tmp_path / "gone").write_text("a file where the directory's parent was")
+    with pytest.raises(sx.StorageError, match=f"{tmp_path / 'gone'} is a file"):
+        st.make("0", "records")
+    assert (tmp_path / "gone").read_text().startswith("a file")
+
+
+def test_no_permission_to_make_the_data_directory_again_is_a_storage_error(tmp_path,
+                                                                           monkeypatch):
+    st = context(tmp_path / "d", n_chunks=1)
+    shutil.rmtree(tmp_path / "d")
+    real_makedirs = os.makedirs
+
+    def refused(path, *args, **kwargs):
+        if os.path.abspath(path) == str(tmp_path / "d"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_makedirs(path, *args, **kwargs)
+
+    monkeypatch.setattr(file_saver.os, "makedirs", refused)
+    with pytest.raises(sx.StorageError, match="0/records.*ermission") as info:
+        st.make("0", "records")
+    assert info.value.errno == errno.EACCES and not (tmp_path / "d").exists()
 
 
 def test_disk_full_names_run_and_type(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as hst
 
 import superstrax as sx
-from superstrax.parallel.spec import ContextSpec
+from superstrax.parallel.spec import ContextSpec, context_from_bytes
 from superstrax.storage.io import load_file
 
 import parallel_plugins as pp
@@ -177,7 +177,7 @@ def test_context_round_trips_through_pickle(tmp_path):
 def test_context_spec_rebuilds_the_same_keys(tmp_path_factory, n_chunks, rows, work, run):
     st = pp.context(tmp_path_factory.getbasetemp() / "spec", n_chunks=n_chunks,
                     rows_per_chunk=rows, work=work)
-    back = pickle.loads(ContextSpec.from_context(st).to_bytes()).build()   # a Session
+    back = context_from_bytes(ContextSpec.from_context(st).to_bytes())   # a Session
     for d in ("pulses", "doubled"):
         assert str(back.key_for(str(run), d)) == str(st.key_for(str(run), d))
         assert back.lineages.lineage(str(run), d) == st.lineage(str(run), d)

@@ -72,6 +72,11 @@ def test_exhaust_plugin_sees_the_whole_run(storage):
     assert r["n"].tolist() == [100]
     assert (r["time"][0], r["endtime"][0]) == (0, 10)
     assert not st.is_stored("0", "record_count")
+    # asking to save what its plugin never saves is an error (as in strax), not a silent no
+    with pytest.raises(sx.InvalidArgument, match="SaveWhen.NEVER") as refused:
+        st.make("0", "record_count", save=("records", "record_count"))
+    assert isinstance(refused.value, ValueError)
+    assert not st.is_stored("0", "record_count")
 
 
 class Windows(sx.ExhaustPlugin):
@@ -299,7 +304,7 @@ def test_context_settings_given_to_one_call(storage):
     assert set(np.concatenate([c.data["area"] for c in chunks])) == {49}
 
 
-def test_time_range_selection_and_columns(storage):
+def test_time_range_selection_and_columns(storage, caplog):
     st = _ctx(storage)
     peaks = st.get_array("0", "peaks")
     part = st.get_array("0", "peaks", time_range=(3, 6))
@@ -313,9 +318,13 @@ def test_time_range_selection_and_columns(storage):
         warnings.simplefilter("error")              # only scalar fields left: no warning
         dropped = st.get_df("0", "peaks", drop_columns=arrays)
     assert "area" in dropped.columns and "data" not in dropped.columns
-    # as strax 2.x: array fields become columns of per-row arrays, with a warning
-    with pytest.warns(UserWarning, match=r"Columns \['data'\] hold an array"):
-        df = st.get_df("0", "peaks", keep_columns=["time", "area", "data"])
+    assert caplog.records == []
+    # as strax 2.x: array fields become columns of per-row arrays, with a warning logged on
+    # the context's (strax's) logger, in strax's words
+    df = st.get_df("0", "peaks", keep_columns=["time", "area", "data"])
+    [record] = caplog.records
+    assert record.name == "strax" and record.levelname == "WARNING"
+    assert "Columns ['data'] contain non-scalar entries" in record.getMessage()
     assert list(df.columns) == ["time", "area", "data"]
     np.testing.assert_array_equal(np.stack(df["data"]), peaks["data"])
     secs = st.get_array("0", "records", seconds_range=(0, 5e-9))   # no run doc: data start

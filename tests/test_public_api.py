@@ -18,6 +18,7 @@ PUBLIC_NAMES = [
     "Context", "InvalidName", "bind_as_strax", "Config", "DownChunkingPlugin",
     "PluginGaveWrongOutput", "FileSystemBackend", "FileSytemBackend", "StorageType",
     "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds", "PerChunkNotSupported",
+    "OMITTED", "PROCESSORS", "dirname_to_prefix",
 ]
 
 CONTEXT_METHODS = [

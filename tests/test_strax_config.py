@@ -241,6 +241,47 @@ def test_default_by_run_configs_need_per_run_defaults(tmp_path):
     assert [st.get_single_plugin(r, "by_run_pulses").scale for r in ("3", "12")] == [1.0, 2.0]
 
 
+def test_a_refused_per_run_plugin_stays_registered_until_configured(tmp_path):
+    # strax registers first and then complains; code that catches the error and fixes the
+    # configuration afterwards must not have to register again
+    class ByRun(Pulses):
+        provides = "by_run_pulses"
+        scale = sx.Config(default_by_run=[(0, 1.0), (10, 2.0)], help="per run")
+
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Pulses],
+                    progress_bar=False)
+    with pytest.raises(sx.InvalidConfiguration, match="scale"):
+        st.register(ByRun)
+    assert st._plugin_class_registry["by_run_pulses"] is ByRun
+    with pytest.raises(sx.InvalidConfiguration, match="scale"):
+        st.get_array("3", "by_run_pulses")          # unusable while the option has no value
+    st.set_config({"scale": 4.0})
+    assert st.get_single_plugin("12", "by_run_pulses").scale == 4.0
+    assert len(st.get_array("3", "by_run_pulses")) == len(st.get_array("3", "pulses"))
+
+
+def test_register_all_registers_every_plugin_and_names_each_refused_one(tmp_path):
+    import types
+    module = types.ModuleType("per_run_module")
+
+    class ScaleA(Pulses):
+        provides = "scaled_a"
+        scale_a = sx.Config(default_by_run=[(0, 1.0)], help="per run")
+
+    class ScaleB(Pulses):
+        provides = "scaled_b"
+        scale_b = sx.Config(default_by_run=[(0, 2.0)], help="per run")
+
+    module.ScaleA, module.ScaleB, module.Pulses = ScaleA, ScaleB, Pulses
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], progress_bar=False)
+    with pytest.raises(sx.InvalidConfiguration) as refused:
+        st.register_all(module)
+    assert "scale_a" in str(refused.value) and "scale_b" in str(refused.value)
+    assert {"scaled_a", "scaled_b", "pulses"} <= set(st._plugin_class_registry)
+    st.set_context_config({"use_per_run_defaults": True})     # now allowed: no error
+    assert st.get_single_plugin("0", "scaled_b").scale_b == 2.0
+
+
 def test_config_subclass_instances_keep_their_own_state():
     a, b = DoubledConfig(default=1), DoubledConfig(default="double:2")
     config = {}

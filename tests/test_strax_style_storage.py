@@ -312,3 +312,43 @@ def test_stored_data_is_loaded_from_the_nearest_storage_type(tmp_path):
     st = _context(far, near, forbid_creation_of=("records",))
     assert len(st.get_metadata("1", "records")["chunks"]) == 2
     assert len(st.get_array("1", "records")) == 2 * 10
+
+
+def test_new_data_is_written_to_every_writable_frontend_that_can_hold_it(tmp_path):
+    # as strax: each frontend that is not readonly (and takes the data type) gets a copy
+    archive = sx.DataDirectory(tmp_path / "archive")
+    archive.storage_type = 10.5                       # any number orders frontends
+    local = sx.DataDirectory(tmp_path / "local")
+    peaks_only = sx.DataDirectory(tmp_path / "peaks_only", take_only=("peaks",))
+    shelf = sx.DataDirectory(tmp_path / "shelf", readonly=True)
+    st = _context(archive, local, peaks_only, shelf)
+    st.make("4", "peaks")
+    key = {t: str(st.key_for("4", t)) for t in ("records", "peaks")}
+    assert sorted(os.listdir(tmp_path / "archive")) == sorted(key.values())
+    assert sorted(os.listdir(tmp_path / "local")) == sorted(key.values())
+    assert os.listdir(tmp_path / "peaks_only") == [key["peaks"]]
+    assert not (tmp_path / "shelf").exists()         # readonly: not even made
+    # the copies are whole and equal: each frontend alone gives the same rows
+    rows = [_context(fe, forbid_creation_of="*").get_array("4", "peaks")
+            for fe in (archive, local, peaks_only)]
+    assert all(np.array_equal(r, rows[0]) for r in rows) and len(rows[0]) > 0
+    assert [str(k) for k in st.get_components("5", "peaks").savers["peaks"]] == \
+        [str(st.key_for("5", "peaks"))] * 3
+
+
+def test_is_stored_asks_each_frontend_through_its_own_find(tmp_path):
+    class Refusing(sx.DataDirectory):
+        asked = 0
+
+        def find(self, key, *args, **kwargs):
+            type(self).asked += 1
+            raise sx.DataNotAvailable(f"{key}: this frontend is offline")
+
+    near = sx.DataDirectory(tmp_path / "near")
+    offline = Refusing(tmp_path / "offline")
+    offline.storage_type = sx.StorageType.REMOTE
+    _context(sx.DataDirectory(tmp_path / "offline")).make("2", "records")
+    assert not _context(offline).is_stored("2", "records") and Refusing.asked == 1
+    _context(near).make("2", "records")
+    assert _context(offline, near).is_stored("2", "records")
+    assert Refusing.asked == 1                   # the nearer frontend answered first

@@ -51,8 +51,11 @@ def test_unpadded_run_ids_are_chained_by_time(st, storage):
     assert list(st.run_metadata("_sr")["sub_run_spec"]) == ["9", "10", "11"]
     data = st.get_array("_sr", "records")
     assert np.all(np.diff(data["time"]) >= 0)
-    expected = st.get_array(["9", "10", "11"], "records")
+    # (several runs in one get_array come in strax's order, by name: '10', '11', '9')
+    expected = np.concatenate([st.get_array(r, "records") for r in ["9", "10", "11"]])
     np.testing.assert_array_equal(data["time"], expected["time"])
+    assert list(dict.fromkeys(st.get_array(["9", "10", "11"], "records")["run_id"])) == \
+        ["10", "11", "9"]
 
 
 def test_on_the_fly_chunks_carry_superrun_and_subruns(st, three):

@@ -12,7 +12,8 @@ from superstrax import validation as v
 from superstrax.testutils import Peaks, Records
 
 
-@pytest.mark.parametrize("bad", [None, "", "  ", True, 1.5, b"0", ["0"][0:0], object(), "a\0b"])
+@pytest.mark.parametrize("bad", [None, "", "  ", True, 1.5, b"", b"\xff0", ["0"][0:0], object(),
+                                 "a\0b"])
 def test_bad_run_ids(bad):
     with pytest.raises(sx.InvalidArgument, match="run id"):
         v.check_run_id(bad, "records")
@@ -21,6 +22,21 @@ def test_bad_run_ids(bad):
 def test_good_run_ids():
     assert v.check_run_id("012") == "012"
     assert v.check_run_id(7) == "7" and v.check_run_id(np.int64(7)) == "7"
+    # bytes, as strax's run_id_as_bytes arrays hold run ids, are decoded (strax does too)
+    assert v.check_run_id(b"012") == "012" and v.check_run_id(np.bytes_(b"7")) == "7"
+
+
+def test_run_ids_given_as_bytes_load_store_and_name_the_same_data(tmp_path):
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Records],
+                    progress_bar=False)
+    st.make(b"3", "records")
+    assert st.is_stored("3", "records") and str(st.key_for(b"3", "records")) == \
+        str(st.key_for("3", "records"))
+    assert sorted(os.listdir(tmp_path)) == [str(st.key_for("3", "records"))]
+    both = st.get_array(np.array([b"3", b"4"]), "records")
+    assert sorted(set(both["run_id"])) == ["3", "4"]
+    assert np.array_equal(st.get_array(b"4", "records"), st.get_array("4", "records"))
+    assert st.get_single_plugin(b"4", "records").run_id == "4"
 
 
 @pytest.mark.parametrize("bad", [[], (None, 5), (5, None), "0,5", (0, 5, 6), (float("nan"), 5),

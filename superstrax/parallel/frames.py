@@ -26,6 +26,7 @@ from ..errors import DataNotAvailable
 from ..executor import _clip, _cut_to_ranges, part_cut
 from ..planning import ChainNode, LoadNode, MergeNode
 from ..storage.common import _overlaps, parse_dtype
+from ..validation import run_id_text
 from .dask_support import require
 
 
@@ -69,7 +70,7 @@ def get_dask(ctx, run_id, targets, time_range=None, seconds_range=None, time_wit
     if ignored:
         warnings.warn(f"get_dask() got unknown arguments {sorted(ignored)}; they do nothing",
                       UserWarning, stacklevel=3)
-    run_id = str(run_id)
+    run_id = run_id_text(run_id)
     targets = loading.as_tuple(targets)
     time_range = loading.absolute_time_range(ctx, run_id, targets, time_range, seconds_range,
                                              time_within)
@@ -145,10 +146,7 @@ def _frame(chunk, options: FrameOptions, warn=False):
         data = output.project(data, new_dtype)
     if options.add_run_id_field:
         data = output.with_run_ids(chunk, data)
-    with warnings.catch_warnings():
-        if not warn:
-            warnings.simplefilter("ignore", UserWarning)
-        df = output.to_dataframe(data, stacklevel=5)
+    df = output.to_dataframe(data, log=None if warn else False)   # once per frame, not per part
     if index is not None:
         df.index = index
     return df

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 # Context options that only make sense in the process that set them (a Dask client holds
 # sockets and threads); a worker gets the rest.
 LOCAL_ONLY_OPTIONS = ("executor",)
+_WRAPPED = "superstrax.ContextSpec/1"
 
 
 @dataclass
@@ -47,7 +48,12 @@ class ContextSpec:
                        dict(self.plugins))
 
     def to_bytes(self) -> bytes:
-        return dumps(self)
+        """The spec pickled, wrapped with whether `strax` is bound to superstrax here: plugins
+        of code written for strax refer to `strax.<module>` names, which a worker can only
+        resolve once it has bound the name too (context_from_bytes does, before unpickling)."""
+        from ..compat import is_bound_as_strax
+        return pickle.dumps((_WRAPPED, is_bound_as_strax(), dumps(self)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def dumps(obj) -> bytes:
@@ -75,7 +81,13 @@ def context_from_bytes(blob: bytes):
     digest = hashlib.sha1(blob).hexdigest()
     ctx = _BUILT.get(digest)
     if ctx is None:
-        spec = pickle.loads(blob)
+        tag, bound_as_strax, inner = pickle.loads(blob)   # plain types only: safe to load
+        if tag != _WRAPPED:
+            raise ValueError("not a context sent by ContextSpec.to_bytes")
+        if bound_as_strax:
+            from ..compat import bind_as_strax
+            bind_as_strax()
+        spec = pickle.loads(inner)
         ctx = spec.build()
         _BUILT.clear()        # one call at a time per worker: keep only the latest
         _BUILT[digest] = ctx

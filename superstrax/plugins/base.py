@@ -11,6 +11,7 @@ from immutabledict import immutabledict
 
 from ..chunk import Chunk, DEFAULT_CHUNK_SIZE_MB
 from ..errors import PluginError, PluginGaveWrongOutput
+from ..hashing import deterministic_hash
 from ..validation import check_output_rows
 from ..utils import camel_to_snake   # strax's rule, one home for it
 
@@ -33,6 +34,41 @@ def as_str_tuple(x):
     if isinstance(x, str):
         return (x,)
     return tuple(x)
+
+
+_BASES_PACKAGE = __name__.rpartition(".")[0]     # superstrax.plugins
+
+
+def _code_fingerprint(value):
+    """A reproducible stand-in for a class attribute: for a function its compiled code (not
+    its source text, which a worker process that got the class by value cannot read), else
+    the value's own hash, else the hash of its repr (its type's name, for a repr holding a
+    memory address)."""
+    if isinstance(value, (classmethod, staticmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        value = value.fget
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        return deterministic_hash(_code_parts(code))
+    if inspect.isclass(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    try:
+        return deterministic_hash(value)
+    except TypeError:
+        text = repr(value)
+        if "0x" in text:
+            kind = type(value)
+            return f"{kind.__module__}.{kind.__qualname__}"
+        return deterministic_hash(text)
+
+
+def _code_parts(code):
+    """What a code object does, without where it was written (file, line numbers)."""
+    consts = [_code_parts(c) if hasattr(c, "co_code")
+              else sorted(map(repr, c)) if isinstance(c, frozenset)   # `x in {...}`: no order
+              else repr(c) for c in code.co_consts]
+    return [code.co_code.hex(), consts, list(code.co_names), list(code.co_varnames)]
 
 
 class Plugin:
@@ -74,11 +110,28 @@ class Plugin:
 
     @classmethod
     def version(cls):
+        """The plugin's version; with `__version__ = None` (a plugin under development, as
+        strax allows) 'auto_<hash of the plugin's code>', so editing it changes its lineage.
+        The hash is of compiled code, so it may change with the Python version."""
         if cls.__version__ is None:
-            raise PluginError(
-                f"{cls.__name__}.__version__ is None; superstrax needs an explicit version string "
-                f"so that its lineage hash is reproducible")
+            return cls._auto_version()
         return str(cls.__version__)
+
+    @classmethod
+    def _auto_version(cls):
+        # What the plugin's author wrote: attributes of the classes of its MRO that are not
+        # superstrax's plugin bases (their code changes with superstrax releases, not with the
+        # plugin). Options enter the lineage anyway; dunders (names, docs) do not count.
+        parts = {}
+        for klass in cls.__mro__:
+            if klass is object or klass.__module__.startswith(_BASES_PACKAGE):
+                continue
+            for name, value in vars(klass).items():
+                if name.startswith("__") or name in parts or name in cls.takes_config \
+                        or name in ("takes_config", "version", "_auto_version"):
+                    continue
+                parts[name] = _code_fingerprint(value)
+        return "auto_" + deterministic_hash(parts)
 
     @classmethod
     def kind_of(cls, data_type):

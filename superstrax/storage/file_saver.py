@@ -146,6 +146,10 @@ class FileSaver(Saver):
             raise StorageError(f"Cannot store {self.key_name}: {self.folder} is a file, not a "
                                f"data folder; move or delete it")
         try:
+            # The directory holding the key may have been deleted since its frontend was
+            # made (strax recreates it too); a directory that cannot be made (permissions,
+            # a full disk) is a StorageError below.
+            os.makedirs(os.path.dirname(self.folder) or ".", exist_ok=True)
             self._claim()
             if not self.passive:
                 for leftover in _leftover_temps(self.folder, self.temp):

@@ -95,8 +95,8 @@ class FileSystemBackend(StorageBackend):
             raise DataNotAvailable(f"No metadata file in {folder}; the data there is incomplete "
                                    f"or was never written") from None
         except NotADirectoryError:
-            raise StorageError(f"{folder} is a file where a data folder belongs; move or "
-                               f"delete it") from None
+            raise StorageError(f"{_file_in_the_way(folder)} is a file where a data folder "
+                               f"belongs; move or delete it") from None
         except OSError as e:
             if e.errno == errno.ENAMETOOLONG:    # such a name cannot have been stored
                 raise DataNotAvailable(f"{folder}: the name is too long to be stored "
@@ -166,6 +166,16 @@ class FileSystemBackend(StorageBackend):
     def _saver(self, folder, metadata, **kwargs):
         return FileSystemBackend.saver(self, folder, metadata,
                                        replace=kwargs.get("replace", False))
+
+
+def _file_in_the_way(folder):
+    """The folder, or the nearest directory above it, that is a file instead."""
+    path = os.path.abspath(folder)
+    while os.path.dirname(path) != path:
+        if os.path.isfile(path):
+            return path
+        path = os.path.dirname(path)
+    return folder
 
 
 def chunk_filename(folder, info, i):
