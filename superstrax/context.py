@@ -547,15 +547,18 @@ class Context:
         Failed runs are reported together in one RunsFailed, after every run was tried.
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "make")
-        from .parallel import make_many, wants_parallel
-        if wants_parallel(ctx._session, max_workers, executor):
-            make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
-                      executor=executor, progress_bar=progress_bar, **kwargs)
-            return
+        if _may_be_parallel(ctx._session, max_workers, executor):
+            from .parallel import make_many, wants_parallel
+            if wants_parallel(ctx._session, max_workers, executor):
+                make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
+                          executor=executor, progress_bar=progress_bar, **kwargs)
+                return
         loading.make(ctx._session, run_id, targets, save=save, progress_bar=progress_bar,
                      **kwargs)
 
     def _make_in_parallel_for_loading(self, run_id, targets, save, max_workers, kwargs):
+        if not _may_be_parallel(self._session, max_workers, None):
+            return
         from .parallel import make_many, wants_parallel
         if wants_parallel(self._session, max_workers, None):
             make_many(self._session, run_id, targets, save=save, max_workers=max_workers,
@@ -580,6 +583,14 @@ class Context:
         # Pickled by value (plugins, options, storage), e.g. to ship it to worker processes.
         from .parallel.spec import ContextSpec
         return _context_from_spec, (ContextSpec.from_session(self._session),)
+
+
+def _may_be_parallel(session, max_workers, executor):
+    """False when parallel.wants_parallel would surely say no: a plain call (no workers, no
+    executor) then does not import the parallel package (~0.1 s of a fresh process's first
+    get_array when bytecode is not cached)."""
+    return (executor is not None or session.context_config.get("executor") is not None
+            or (max_workers is not None and max_workers != 1))
 
 
 def _context_from_spec(spec):

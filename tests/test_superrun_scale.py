@@ -134,6 +134,45 @@ def test_peak_memory_of_a_superrun_make_does_not_grow_with_subruns(tmp_path):
     assert columns["growth_mb"] < 1.3 * columns["result_mb"] + 20, columns
 
 
+_FIRST_LOAD = textwrap.dedent('''
+    import json, sys
+    import superstrax as sx
+    from superstrax.testutils import Records
+    storage = sx.DataDirectory(sys.argv[1], provide_run_metadata=True)
+    st = sx.Context(storage=[storage], register=[Records], progress_bar=False)
+    st.set_context_config({"write_superruns": True})
+    if sys.argv[2] == "build":
+        from superstrax.testutils import write_run_document
+        for i in range(3):
+            st.set_config({"secret_time_offset": i * 10_000_000})
+            st.make(str(i), "records")
+            write_run_document(storage, str(i), i * 10_000_000, i * 10_000_000 + 10)
+        st.set_config({"secret_time_offset": 0})
+        st.define_run("_sr", ["0", "1", "2"])
+        st.make("_sr", "records")
+        print(json.dumps([]))
+    else:
+        before = set(sys.modules)
+        rows = len(st.get_array("_sr", "records"))
+        st.make("_sr", "records")             # stored: nothing to do
+        print(json.dumps({"rows": rows, "new": sorted(set(sys.modules) - before)}))
+''')
+
+
+def test_first_load_of_stored_superrun_imports_nothing(tmp_path):
+    # A fresh process's first get_array of stored data is a few ms: any module it imports
+    # (the parallel package, pandas, numba's compiler, bson...) would dominate it.
+    path = str(tmp_path / "data")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    results = []
+    for what in ("build", "load"):
+        proc = subprocess.run([sys.executable, "-c", _FIRST_LOAD, path, what], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert results[1]["rows"] == 3 * 10 * 10 and results[1]["new"] == []
+
+
 @settings(max_examples=200, deadline=None)
 @given(st_.datetimes(min_value=datetime.datetime(1900, 1, 1),
                      max_value=datetime.datetime(2200, 1, 1),
