@@ -190,3 +190,11 @@ def test_run_document_dates_read_as_bson_reads_them(when):
         d, json_options=options))
     assert ours == theirs
     assert ours["start"].tzinfo == datetime.timezone.utc
+
+
+def test_run_documents_go_to_bson_for_the_keys_bson_reads():
+    # Run documents hand a dict to bson's reader only if it has one of these keys (checked
+    # without scanning every key of a ten-thousand-run sub_run_spec): they must be bson's.
+    from bson import json_util
+    from superstrax.storage.files import BSON_WRAPPER_KEYS
+    assert BSON_WRAPPER_KEYS == set(json_util._PARSERS)
