@@ -198,3 +198,37 @@ def test_run_documents_go_to_bson_for_the_keys_bson_reads():
     from bson import json_util
     from superstrax.storage.files import BSON_WRAPPER_KEYS
     assert BSON_WRAPPER_KEYS == set(json_util._PARSERS)
+
+
+def test_superrun_spec_hashes_as_strax_hashes_it():
+    # Values computed with strax 2.2.3's deterministic_hash; dicts of plain leaves take a
+    # fast path, mixed ones the general one.
+    from superstrax.hashing import deterministic_hash
+    spec = {f"{i:06d}": "all" for i in range(10000)}
+    assert deterministic_hash((spec, False)) == "gtnrkxetkz"
+    assert deterministic_hash((spec, True)) == "5dansos37h"
+    mixed = {"3": "all", "1": [[5, 9], [11, 12]], "x": {"b": None, "a": 1.5, "c": True}}
+    assert deterministic_hash(mixed) == "v3sqoyd3gp"
+
+
+def _reference_hashablize(obj):
+    """The rule hashablize follows, as plainly as it can be written (no fast paths)."""
+    if isinstance(obj, dict):
+        return tuple((k, _reference_hashablize(v)) for k, v in sorted(obj.items()))
+    if isinstance(obj, (list, tuple)):
+        return tuple(_reference_hashablize(x) for x in obj)
+    return obj
+
+
+_leaves = st_.one_of(st_.text(max_size=5), st_.integers(), st_.booleans(), st_.none(),
+                     st_.floats(allow_nan=False))
+_trees = st_.recursive(_leaves, lambda inner: st_.one_of(
+    st_.lists(inner, max_size=4), st_.dictionaries(st_.text(max_size=4), inner, max_size=5)),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st_.dictionaries(st_.text(max_size=6), _trees, max_size=8))
+def test_hashablize_follows_the_plain_rule(tree):
+    from superstrax.hashing import hashablize
+    assert hashablize(tree) == _reference_hashablize(tree)
