@@ -586,9 +586,8 @@ class Context:
 
 
 def _may_be_parallel(session, max_workers, executor):
-    """False when parallel.wants_parallel would surely say no: a plain call (no workers, no
-    executor) then does not import the parallel package (~0.1 s of a fresh process's first
-    get_array when bytecode is not cached)."""
+    """False when parallel.wants_parallel surely says no: a plain call then does not import
+    the parallel package (most of a fresh process's first load of small stored data)."""
     return (executor is not None or session.context_config.get("executor") is not None
             or (max_workers is not None and max_workers != 1))
 
