@@ -5,13 +5,11 @@ import logging
 import warnings
 from types import MappingProxyType
 
-import pandas as pd
-
 from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
 from .chunk import DEFAULT_CHUNK_SIZE_MB
-from .errors import InvalidConfiguration, PluginError
+from .errors import InvalidArgument, InvalidConfiguration, PluginError
 from .naming import check_no_dash
 from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
                       NO_EFFECT_OPTIONS, split_call_arguments)
@@ -599,17 +597,20 @@ class Context:
         Failed runs are reported together in one RunsFailed, after every run was tried.
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "make")
-        from .parallel import make_many, wants_parallel
         # per-chunk processing is one run's few chunks: it runs here
         if kwargs.get("chunk_number") is None and \
-                wants_parallel(ctx._session, max_workers, executor):
-            make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
-                      executor=executor, progress_bar=progress_bar, **kwargs)
-            return
+                _may_be_parallel(ctx._session, max_workers, executor):
+            from .parallel import make_many, wants_parallel
+            if wants_parallel(ctx._session, max_workers, executor):
+                make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
+                          executor=executor, progress_bar=progress_bar, **kwargs)
+                return
         loading.make(ctx._session, run_id, targets, save=save, progress_bar=progress_bar,
                      **kwargs)
 
     def _make_in_parallel_for_loading(self, run_id, targets, save, max_workers, kwargs):
+        if not _may_be_parallel(self._session, max_workers, None):
+            return
         from .parallel import make_many, wants_parallel
         if kwargs.get("chunk_number") is None and not kwargs.get("allow_multiple") and \
                 wants_parallel(self._session, max_workers, None):
@@ -635,6 +636,13 @@ class Context:
         # Pickled by value (plugins, options, storage), e.g. to ship it to worker processes.
         from .parallel.spec import ContextSpec
         return _context_from_spec, (ContextSpec.from_session(self._session),)
+
+
+def _may_be_parallel(session, max_workers, executor):
+    """False when parallel.wants_parallel surely says no: a plain call then does not import
+    the parallel package (most of a fresh process's first load of small stored data)."""
+    return (executor is not None or session.context_config.get("executor") is not None
+            or (max_workers is not None and max_workers != 1))
 
 
 def _context_from_spec(spec):

@@ -6,6 +6,8 @@ Titles, names, types and field order match strax exactly: the ``repr`` of a dtyp
 ``descr`` is written into data metadata, so any difference would make stored data
 unreadable by strax (and strax's data unreadable here).
 """
+import ast
+import re
 import typing as ty
 
 import numpy as np
@@ -329,3 +331,107 @@ def _compile_copy(buffer_dtype, field_names):
     namespace: dict = {}
     exec(compile("\n".join(body), "<copy_to_buffer>", "exec"), namespace)
     return numba.njit(nogil=True)(namespace["copy"])
+
+
+# --- reading a dtype back from metadata ------------------------------------------------------
+# Metadata stores a dtype as the text of its description (repr of a list of tuples of strings
+# and integers). ast.literal_eval of a ~100-field description takes ~1.5 ms, most of a fresh
+# process's first load of small data; a tokenizer for just those literals takes a tenth.
+_DESCR_TOKEN = re.compile(r"""\s*(?:('[^'\\]*'|"[^"\\]*")|(-?(?:0|[1-9][0-9]*))|([()\[\],])|(\S))""")
+
+
+def descr_literal(text: str):
+    """The Python value of a dtype description's text, exactly as ast.literal_eval gives it.
+    Lists, tuples, plain strings and integers are read here; anything else (escapes, other
+    literals, odd spacing of commas) is handed to ast.literal_eval, which also raises for
+    text that is no literal."""
+    try:
+        if isinstance(text, str) and not text[:1].isspace():
+            fields = _plain_fields(text)
+            return fields if fields is not None else _read_descr(text)
+    except _NotPlain:
+        pass
+    return ast.literal_eval(text)
+
+
+# One field of a description as repr writes it: ('name', 'type') or (('title', 'name'),
+# 'type'), optionally with a shape, '(110,)' or '(2, 3)'; strings without quotes or escapes.
+_S = r"'([^'\\\n]*)'"
+_N = r"(?:0|[1-9][0-9]*)"
+_PLAIN_FIELD = re.compile(rf"\((?:{_S}|\({_S}, {_S}\)), {_S}"
+                          rf"(?:, \((?:({_N}),|({_N}(?:, {_N})+))\))?\)(, |\]$)")
+
+
+def _plain_fields(text):
+    """The description read one field per match, when every field has the plain form (all
+    that superstrax and strax write); None otherwise."""
+    if not text.startswith("[(") or not text.endswith(")]"):
+        return None
+    out, pos, match = [], 1, _PLAIN_FIELD.match
+    while True:
+        m = match(text, pos)
+        if m is None:
+            return None
+        name, title, name2, kind, dim, dims, sep = m.groups()
+        name = name if name is not None else (title, name2)
+        if dim is not None:
+            out.append((name, kind, (int(dim),)))
+        elif dims is not None:
+            out.append((name, kind, tuple(int(d) for d in dims.split(", "))))
+        else:
+            out.append((name, kind))
+        if sep == "]":
+            return out
+        pos = m.end()
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _read_descr(text):
+    stack = []                       # [items, closing bracket, comma seen] per open bracket
+    items, closer, comma = [], None, False
+    expect_item = True               # after '(' '[' or ',': an item or a closing bracket
+    done, result = False, None
+    for string, number, punct, other in _DESCR_TOKEN.findall(text):
+        if other or done:
+            raise _NotPlain
+        if string or number:
+            if not expect_item or not stack:
+                raise _NotPlain
+            items.append(string[1:-1] if string else int(number))
+            expect_item = False
+        elif punct in "([":
+            if not expect_item:
+                raise _NotPlain
+            stack.append((items, closer, comma))
+            items, closer, comma = [], ")" if punct == "(" else "]", False
+            expect_item = True
+        elif punct == ",":
+            if expect_item or not stack:
+                raise _NotPlain
+            comma, expect_item = True, True
+        else:                        # ')' or ']'
+            if punct != closer:      # (a trailing comma, as in '(110,)', is fine)
+                raise _NotPlain
+            if closer == "]":
+                value = items
+            elif comma or not items:
+                value = tuple(items)
+            else:
+                value = items[0]     # '(x)' is x, as in Python
+            items, closer, comma = stack.pop()
+            if stack:
+                items.append(value)
+                expect_item = False
+            else:
+                done, result = True, value
+    if not done:
+        raise _NotPlain
+    return result
+
+
+def dtype_from_text(text: str) -> np.dtype:
+    """The numpy dtype of a description's text as metadata stores it (repr of descr)."""
+    return np.dtype(descr_literal(text))

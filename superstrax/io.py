@@ -6,12 +6,12 @@ this module only gives them strax's signatures: ``COMPRESSORS[name]['compress']`
 ``save_file(f, data, compressor='zstd')`` (`f` a path or an open binary file), and
 ``dry_load_files`` for reading one data folder without a context.
 """
-import ast
 import json
 import os
 
 import numpy as np
 
+from .dtypes import dtype_from_text
 from .errors import DataCorrupted
 from .storage import io as _chunk_io
 from .storage.files import dirname_to_prefix, metadata_path
@@ -73,7 +73,7 @@ def dry_load_files(dirname, chunk_numbers=None, disable=False, **kwargs):
     md_path = metadata_path(dirname)
     with open(md_path) as fh:
         md = json.load(fh)
-    dtype = np.dtype(ast.literal_eval(md["dtype"]))
+    dtype = dtype_from_text(md["dtype"])
     chunks = md["chunks"]
     if chunk_numbers is None:
         chunk_numbers = list(range(len(chunks)))

@@ -7,17 +7,15 @@ if the plugin allows it, else chained from the subruns' data (DESIGN.md's semant
 """
 from __future__ import annotations
 
-import ast
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
-import numpy as np
-
-from .errors import CannotMergeKinds, DataNotAvailable, InvalidArgument, PluginError
+from .errors import CannotMergeKinds, DataNotAvailable, InvalidArgument
 from .lineage import check_superrun_config
 from .naming import is_superrun_id
 from .plugins.base import Plugin, SaveWhen
+from .storage.common import parse_dtype
 
 if TYPE_CHECKING:
     from .session import Session
@@ -348,7 +346,7 @@ class Planner:
         for part in parts:
             if isinstance(part.node, LoadNode):
                 md = part.node.metadata
-                return np.dtype(ast.literal_eval(md["dtype"]))
+                return parse_dtype(md, str(part.node.key))
             if isinstance(part.node, OutputNode):
                 return part.node.compute.plugin.dtype_for(data_type)
         return self.session.single_plugin(superrun_id, data_type).dtype_for(data_type)

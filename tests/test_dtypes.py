@@ -224,3 +224,71 @@ def test_merged_dtype_first_occurrence_wins():
     assert m["wf"].shape == (4,) and m.fields["wf"][2] == "Waveform"
     assert len(m.fields["plain"]) == 2  # no title
     assert merged_dtype([record_dtype()]) == np.dtype(record_dtype())
+
+
+# --- reading a dtype's text from metadata (dtype_from_text) ----------------------------------
+import ast  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+from superstrax.dtypes import descr_literal, dtype_from_text  # noqa: E402
+
+_names = hst.text(hst.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
+                  max_size=12)
+_kinds = hst.sampled_from(["<i8", "<i4", "<i2", "|u1", "<f4", "<f8", "|b1", "<U7", "|S3",
+                           "<m8[ns]", "<M8[ns]"])
+_shapes = hst.one_of(hst.just(()), hst.tuples(hst.integers(1, 300)),
+                     hst.tuples(hst.integers(1, 5), hst.integers(1, 5)))
+
+
+@hst.composite
+def _dtypes(draw, depth=0):
+    n = draw(hst.integers(1, 6))
+    names = draw(hst.lists(_names, min_size=n, max_size=n, unique=True))
+    fields = []
+    for name in names:
+        titled = draw(hst.booleans())
+        title = draw(_names.filter(lambda t, n=name: t != n and t not in names)) \
+            if titled else None
+        if depth < 1 and draw(hst.integers(0, 6)) == 0:
+            kind = draw(_dtypes(depth=depth + 1))
+        else:
+            kind = np.dtype(draw(_kinds))
+        fields.append(((title, name) if title is not None else name, kind,
+                       draw(_shapes)))
+    try:
+        return np.dtype([f if f[2] else f[:2] for f in fields])
+    except (ValueError, TypeError):      # e.g. a title equal to another field's title
+        return np.dtype([("x", "<i8")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_dtypes())
+def test_dtype_text_reads_back_as_literal_eval_reads_it(dtype):
+    # Metadata holds repr(dtype.descr); the fast reader must agree with Python's parser on
+    # every description, with titles holding quotes, backslashes, unicode, nested fields.
+    text = repr(dtype.descr)
+    assert descr_literal(text) == ast.literal_eval(text)
+    assert dtype_from_text(text) == np.dtype(ast.literal_eval(text))
+
+
+@pytest.mark.parametrize("text", [
+    "[('a', '<i8')]", "[(('t x', 'a'), '<i8', (3,))]", "[('a', [('b', '<f4', (2, 3))])]",
+    "()", "[]", "(5)", "[1,]", "[(1,),]", "[('a\\'b', '<i8')]", "[(\"it's\", '<i8')]",
+    "['a' 'b']", "[0, -3]", "[True]", "[1.5]", "[b'a']", " [1]", "[1] ", "'a'", "5",
+    "[u'a']", "[None]", "[-0]", "[- 1]", "[('a', '<i8', (0,))]", "[('a', '<i8'),('b', '<i8')]",
+    "[('a', '<i8') , ('b', '<i8')]", "[(('a', 'b'), '<i8', (2, 3))]", "[('a', '<i8')]\n"])
+def test_descriptions_read_as_python_reads_them(text):
+    assert descr_literal(text) == ast.literal_eval(text)
+    assert type(descr_literal(text)) is type(ast.literal_eval(text))
+
+
+@pytest.mark.parametrize("text", ["[010]", "[1 2]", "[,1]", "[(,)]", "[1,,2]", "[1", "[1]]",
+                                  "[)", "[1] [2]", "[('a', '<i8')", "[('a' '<i8'))]", ""])
+def test_text_that_is_no_literal_is_refused_as_python_refuses_it(text):
+    with pytest.raises(Exception) as ours:
+        descr_literal(text)
+    with pytest.raises(Exception) as theirs:
+        ast.literal_eval(text)
+    assert type(ours.value) is type(theirs.value)

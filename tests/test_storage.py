@@ -550,6 +550,42 @@ def test_failed_rewrite_keeps_stored_data(st, storage):
     assert listing(storage.path) == [RECORDS_KEY]
 
 
+@pytest.mark.parametrize("frontend", ["directory", "memory"])
+def test_a_write_of_many_chunks_writes_its_metadata_twice(st, storage, monkeypatch, frontend):
+    # Rewriting the growing metadata after every chunk made a write of n chunks cost n^2
+    # (bytes and JSON encoding): it is written when the saver opens and when it closes.
+    from superstrax.storage import file_saver, memory
+    sizes = []
+    if frontend == "directory":
+        real = file_saver.write_atomically
+
+        def counting(path, text):
+            sizes.append(len(text))
+            real(path, text)
+        monkeypatch.setattr(file_saver, "write_atomically", counting)
+        target = storage
+    else:
+        real = memory.MemorySaver._write_metadata
+
+        def counting(self):
+            sizes.append(len(json.dumps(self.md, default=str)))
+            real(self)
+        monkeypatch.setattr(memory.MemorySaver, "_write_metadata", counting)
+        target = memory.MemoryFrontend()
+    key = st.key_for("0", "records")
+    n = 200
+    saver = target.saver(key, plain_md(key, sx.record_dtype()))
+    for i in range(n):
+        saver.save(records_chunk(expected_records(i), i, i + 1))
+    saver.close()
+    assert len(sizes) == 2, sizes
+    assert sizes[1] > sizes[0] + 200 * n      # the complete metadata: n chunk entries
+    md = target.get_metadata(key)
+    assert len(md["chunks"]) == n and "writing_ended" in md
+    data = sx.Context(storage=[target], register=[Records]).get_array("0", "records")
+    np.testing.assert_array_equal(data, np.concatenate([expected_records(i) for i in range(n)]))
+
+
 def test_killed_write_leaves_only_temp_folder(st, storage):
     key = st.key_for("0", "records")
     saver = storage.saver(key, plain_md(key, sx.record_dtype()))
@@ -568,8 +604,12 @@ def test_killed_write_leaves_only_temp_folder(st, storage):
         json.dump({"writer": writer, "pid": dead_pid(), "host": socket.gethostname(),
                    "time": 0}, f)
     temp = os.path.join(storage.path, temp_name)
+    # The metadata is written when the saver opens and again when it closes (not per
+    # chunk, which cost n^2 for n chunks): a killed write's shows no chunk, its files remain.
     md = json.loads(read_md_text(temp, RECORDS_PREFIX))
-    assert "writing_ended" not in md and md["start"] == 0 and len(md["chunks"]) == 2
+    assert "writing_ended" not in md and md["chunks"] == []
+    assert sorted(f for f in os.listdir(temp) if not f.endswith(".json")) == \
+        [f"{RECORDS_PREFIX}-00000{i}" for i in range(2)]
     assert not st.is_stored("0", "records")
     assert storage.list_keys() == []
 

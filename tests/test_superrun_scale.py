@@ -134,6 +134,45 @@ def test_peak_memory_of_a_superrun_make_does_not_grow_with_subruns(tmp_path):
     assert columns["growth_mb"] < 1.3 * columns["result_mb"] + 20, columns
 
 
+_FIRST_LOAD = textwrap.dedent('''
+    import json, sys
+    import superstrax as sx
+    from superstrax.testutils import Records
+    storage = sx.DataDirectory(sys.argv[1], provide_run_metadata=True)
+    st = sx.Context(storage=[storage], register=[Records], progress_bar=False)
+    st.set_context_config({"write_superruns": True})
+    if sys.argv[2] == "build":
+        from superstrax.testutils import write_run_document
+        for i in range(3):
+            st.set_config({"secret_time_offset": i * 10_000_000})
+            st.make(str(i), "records")
+            write_run_document(storage, str(i), i * 10_000_000, i * 10_000_000 + 10)
+        st.set_config({"secret_time_offset": 0})
+        st.define_run("_sr", ["0", "1", "2"])
+        st.make("_sr", "records")
+        print(json.dumps([]))
+    else:
+        before = set(sys.modules)
+        rows = len(st.get_array("_sr", "records"))
+        st.make("_sr", "records")             # stored: nothing to do
+        print(json.dumps({"rows": rows, "new": sorted(set(sys.modules) - before)}))
+''')
+
+
+def test_first_load_of_stored_superrun_imports_nothing(tmp_path):
+    # A fresh process's first get_array of stored data is a few ms: any module it imports
+    # (the parallel package, pandas, numba's compiler, bson...) would dominate it.
+    path = str(tmp_path / "data")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    results = []
+    for what in ("build", "load"):
+        proc = subprocess.run([sys.executable, "-c", _FIRST_LOAD, path, what], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert results[1]["rows"] == 3 * 10 * 10 and results[1]["new"] == []
+
+
 @settings(max_examples=200, deadline=None)
 @given(st_.datetimes(min_value=datetime.datetime(1900, 1, 1),
                      max_value=datetime.datetime(2200, 1, 1),
@@ -151,3 +190,45 @@ def test_run_document_dates_read_as_bson_reads_them(when):
         d, json_options=options))
     assert ours == theirs
     assert ours["start"].tzinfo == datetime.timezone.utc
+
+
+def test_run_documents_go_to_bson_for_the_keys_bson_reads():
+    # Run documents hand a dict to bson's reader only if it has one of these keys (checked
+    # without scanning every key of a ten-thousand-run sub_run_spec): they must be bson's.
+    from bson import json_util
+    from superstrax.storage.files import BSON_WRAPPER_KEYS
+    assert BSON_WRAPPER_KEYS == set(json_util._PARSERS)
+
+
+def test_superrun_spec_hashes_as_strax_hashes_it():
+    # Values computed with strax 2.2.3's deterministic_hash; dicts of plain leaves take a
+    # fast path, mixed ones the general one.
+    from superstrax.hashing import deterministic_hash
+    spec = {f"{i:06d}": "all" for i in range(10000)}
+    assert deterministic_hash((spec, False)) == "gtnrkxetkz"
+    assert deterministic_hash((spec, True)) == "5dansos37h"
+    mixed = {"3": "all", "1": [[5, 9], [11, 12]], "x": {"b": None, "a": 1.5, "c": True}}
+    assert deterministic_hash(mixed) == "v3sqoyd3gp"
+
+
+def _reference_hashablize(obj):
+    """The rule hashablize follows, as plainly as it can be written (no fast paths)."""
+    if isinstance(obj, dict):
+        return tuple((k, _reference_hashablize(v)) for k, v in sorted(obj.items()))
+    if isinstance(obj, (list, tuple)):
+        return tuple(_reference_hashablize(x) for x in obj)
+    return obj
+
+
+_leaves = st_.one_of(st_.text(max_size=5), st_.integers(), st_.booleans(), st_.none(),
+                     st_.floats(allow_nan=False))
+_trees = st_.recursive(_leaves, lambda inner: st_.one_of(
+    st_.lists(inner, max_size=4), st_.dictionaries(st_.text(max_size=4), inner, max_size=5)),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st_.dictionaries(st_.text(max_size=6), _trees, max_size=8))
+def test_hashablize_follows_the_plain_rule(tree):
+    from superstrax.hashing import hashablize
+    assert hashablize(tree) == _reference_hashablize(tree)

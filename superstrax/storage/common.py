@@ -112,6 +112,9 @@ class Saver(ABC):
 
     Subclasses say where bytes go (_save_chunk, _write_metadata) and how a finished write is
     made visible (_finish); this class keeps the metadata strax readers expect.
+    _write_metadata is called twice: when the saver opens (chunks empty) and when it closes
+    (complete); _save_chunk returns (filename, size), optionally with a dict of more fields
+    for the chunk's metadata entry.
 
     strax-style savers (`_save_chunk(data, chunk_info, executor=None)` returning (extra chunk
     fields, future), `_save_chunk_metadata(chunk_info)`, `_close()`) work too: their hooks are
@@ -149,12 +152,19 @@ class Saver(ABC):
             strax_style.strax_save_chunk(self, chunk, info)
             return
         if len(chunk):
-            filename, filesize = self._save_chunk(chunk.data, chunk_i)
+            # (filename, size) or (filename, size, {more fields of the chunk's entry})
+            filename, filesize, *extra = self._save_chunk(chunk.data, chunk_i)
             info["filename"], info["filesize"] = filename, int(filesize)
+            if extra and extra[0]:
+                info.update(extra[0])
         if not self.md["chunks"]:
             self.md["start"] = info["start"]
         self.md["chunks"].append(info)
-        self._write_metadata()
+        # The metadata is written when the saver opens and when it closes, not per chunk:
+        # rewriting the growing chunk list after every chunk made a write of n chunks cost
+        # n^2 (a superrun's chunk entries carry their subruns, so each entry can be large).
+        # Until close the data lives where nothing loads from (a temp folder or key), so a
+        # write killed midway leaves only a folder that the next writer removes.
 
     def close(self, exception: BaseException | None = None, discard: bool = False) -> None:
         """Finish the write; with an exception it is kept as a failed write, and with

@@ -140,7 +140,6 @@ class FileSaver(Saver):
         self.passive = False        # True: this saver writes nothing (see outcome)
         self.holder = None          # claim info of the writer that holds the key instead
         self.claim = None
-        self._pending_checksum = None
         self._what = f"writing {metadata.get('run_id')}/{metadata.get('data_type')}"
         if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
             raise StorageError(f"Cannot store {self.key_name}: {self.folder} is a file, not a "
@@ -203,17 +202,12 @@ class FileSaver(Saver):
             raise os_error(e, self._what, path) from e
         except OSError as e:
             raise os_error(e, self._what, path) from e
-        self._pending_checksum = checksum
         self.claim.refresh()
-        return filename, size
+        return filename, size, {CHECKSUM_FIELD: checksum}
 
     def _write_metadata(self):
         if self.passive:
             return
-        if self._pending_checksum is not None:
-            # Saver.save appends the chunk's entry right after _save_chunk, then calls this.
-            self.md["chunks"][-1][CHECKSUM_FIELD] = self._pending_checksum
-            self._pending_checksum = None
         try:
             text = dump_metadata(self.md)
         except TypeError as e:
