@@ -49,6 +49,8 @@ from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, 
                       camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
 from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend
+from .storage.file_rechunker import rechunker
+from .storage.layout import dirname_to_prefix
 from .storage.strax_style import StorageType
 from .storage.common import MongoFrontend
 from .runs.superruns import SubrunSpec
@@ -68,7 +70,7 @@ __all__ = [
     "DataKey", "Saver", "StorageBackend", "StorageFrontend", "DataDirectory", "SubrunSpec",
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
     "StorageType", "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds",
-    "PerChunkNotSupported",
+    "PerChunkNotSupported", "rechunker", "dirname_to_prefix",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

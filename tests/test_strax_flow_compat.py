@@ -1,0 +1,110 @@
+"""strax 2.2.3 behaviours of the data flow that code written for strax relies on (issue 10):
+rewriting a stored folder with `rechunker`, gaps between a source's chunks, inputs without
+any chunk, failed writes shown by get_metadata, and calls that drop columns storing nothing."""
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+import superstrax as sx
+from superstrax.errors import ChunkError, DataNotAvailable, InvalidArgument
+from superstrax.storage import file_saver
+from superstrax.testutils import Peaks, Records
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def _small_chunked_records(path, n_chunks=12):
+    st = sx.Context(storage=[sx.DataDirectory(path)], register=[Records],
+                    use_per_run_defaults=True, progress_bar=False)
+    st.set_context_config(dict(allow_rechunk=False))
+    st.set_config(dict(n_chunks=n_chunks, recs_per_chunk=7))
+    st.make("3", "records")
+    folder = os.path.join(path, str(st.key_for("3", "records")))
+    return st, folder
+
+
+def _chunk_files(folder):
+    return sorted(f for f in os.listdir(folder) if not f.endswith(".json"))
+
+
+def _metadata(folder):
+    (md_file,) = glob.glob(os.path.join(folder, "*-metadata.json"))
+    with open(md_file) as f:
+        return json.load(f)
+
+
+# --- rechunker -----------------------------------------------------------------------------------
+def test_rechunker_writes_a_merged_recompressed_copy_into_the_destination(tmp_path):
+    st, folder = _small_chunked_records(tmp_path / "src")
+    before = st.get_array("3", "records")
+    assert len(_chunk_files(folder)) == 12
+
+    summary = sx.rechunker(folder, dest_directory=str(tmp_path / "out"), compressor="zstd",
+                           target_size_mb=50, progress_bar=False)
+
+    copy = os.path.join(tmp_path, "out", os.path.basename(folder))
+    assert summary["dest_directory"] == copy
+    assert summary["backend_key"] == os.path.basename(folder)
+    assert (summary["source_compressor"], summary["dest_compressor"]) == ("blosc", "zstd")
+    assert summary["uncompressed_mb"] == pytest.approx(before.nbytes / 1e6)
+    assert summary["load_time"] >= 0 and summary["write_time"] >= 0
+    # the source is untouched; the copy has one chunk file, zstd-compressed
+    assert len(_chunk_files(folder)) == 12
+    assert len(_chunk_files(copy)) == 1
+    md = _metadata(copy)
+    assert md["compressor"] == "zstd" and md["chunk_target_size_mb"] == 50
+    assert md["chunks"][0]["start"] == 0 and md["chunks"][0]["n"] == len(before)
+    other = sx.Context(storage=[sx.DataDirectory(tmp_path / "out")], register=[Records],
+                       use_per_run_defaults=True, forbid_creation_of="*", progress_bar=False)
+    np.testing.assert_array_equal(other.get_array("3", "records"), before)
+
+
+def test_rechunker_replaces_the_source_in_place(tmp_path):
+    st, folder = _small_chunked_records(tmp_path)
+    before = st.get_array("3", "records")
+    size_before = sx.utils.dir_size_mb(folder)
+
+    summary = sx.rechunker(source_directory=folder, replace=True, compressor="lz4",
+                           target_size_mb=10, parallel="thread", max_workers=3,
+                           progress_bar=False)
+
+    assert summary["dest_directory"] == os.path.normpath(folder)
+    assert len(_chunk_files(folder)) == 1 and _metadata(folder)["compressor"] == "lz4"
+    # only the data folder and its claim-free neighbours: no temp or replaced copies left
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(folder)]
+    assert sx.utils.dir_size_mb(folder) != size_before
+    st.set_context_config(dict(forbid_creation_of="*"))
+    np.testing.assert_array_equal(st.get_array("3", "records"), before)
+
+
+def test_rechunker_without_rechunking_only_recompresses(tmp_path):
+    st, folder = _small_chunked_records(tmp_path / "a", n_chunks=4)
+    sx.rechunker(folder, dest_directory=str(tmp_path / "b"), compressor="bz2", rechunk=False,
+                 progress_bar=False)
+    copy = os.path.join(tmp_path, "b", os.path.basename(folder))
+    assert [c["n"] for c in _metadata(copy)["chunks"]] == [7, 7, 7, 7]
+    assert _metadata(copy)["compressor"] == "bz2"
+
+
+def test_rechunker_refuses_what_it_cannot_do(tmp_path):
+    _, folder = _small_chunked_records(tmp_path, n_chunks=2)
+    with pytest.raises(FileNotFoundError):
+        sx.rechunker(str(tmp_path / "nothing-here-abc"), replace=True)
+    with pytest.raises(ValueError):          # neither a destination nor replace=True
+        sx.rechunker(folder)
+    with pytest.raises(InvalidArgument):
+        sx.rechunker(folder, replace=True, parallel="cluster")
+    with pytest.raises(InvalidArgument):
+        sx.rechunker(folder, replace=True, compressor="gzip-9")
+    # nothing was changed by the refused calls
+    assert len(_chunk_files(folder)) == 2
+
+
+def test_dir_size_mb_counts_files_below_a_path(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "a.bin").write_bytes(b"1" * 1500)
+    (tmp_path / "b.bin").write_bytes(b"2" * 500)
+    assert sx.utils.dir_size_mb(tmp_path) == pytest.approx(2000 / 1e6)
+    assert sx.utils.dir_size_mb(tmp_path / "missing") == 0
