@@ -12,6 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .chunk import Rechunker, as_superrun_chunk, continuity_check
+from .errors import ChunkError
 from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, MultiNode, OutputNode
 from .plugins.sync import sync_inputs
 
@@ -72,6 +73,8 @@ class _Broadcaster:
         plugin = node.plugin
         kind_of = {d: processor.session.kind_of(d) for d in node.inputs}
         steps = sync_inputs(list(plugin.depends_on), kind_of.get, inputs) if inputs else iter(())
+        if inputs:
+            steps = _at_least_one_step(steps, plugin)
         self.outputs = plugin.iter_outputs(steps)
         self.finished = False
 
@@ -103,6 +106,25 @@ class _Broadcaster:
             for q in self.queues.get(d, ()):
                 q.append(chunk)
         return True
+
+
+def _at_least_one_step(steps, plugin):
+    """Pass the input steps of a plugin with dependencies through; raise if there are none.
+
+    An input stream without a single chunk (a source that produced nothing, not even an
+    empty chunk) gives no time span to compute over, so what the plugin would output is
+    undefined; strax refuses it with a ValueError too (ChunkError is one).
+    """
+    any_step = False
+    for step in steps:
+        any_step = True
+        yield step
+    if not any_step:
+        raise ChunkError(
+            f"{plugin.__class__.__name__} (run {plugin.run_id}) got no chunk at all of its "
+            f"inputs {list(plugin.depends_on)}: the source they come from produced no chunks. "
+            f"A source must return at least one chunk per run (an empty one, "
+            f"self.chunk(start=..., end=..., data=<no rows>), when there is no data)")
 
 
 class Processor:

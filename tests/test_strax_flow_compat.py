@@ -108,3 +108,60 @@ def test_dir_size_mb_counts_files_below_a_path(tmp_path):
     (tmp_path / "b.bin").write_bytes(b"2" * 500)
     assert sx.utils.dir_size_mb(tmp_path) == pytest.approx(2000 / 1e6)
     assert sx.utils.dir_size_mb(tmp_path / "missing") == 0
+
+
+# --- gaps between source chunks, inputs without chunks --------------------------------------------
+_PULSES = [np.array([(5, 2, 1, 0)], dtype=sx.interval_dtype),
+           np.array([(20, 3, 1, 0), (30, 1, 1, 0)], dtype=sx.interval_dtype)]
+
+
+class Pulses(sx.Plugin):
+    """A source that bounds each chunk by its rows, leaving gaps between chunks."""
+    depends_on = ()
+    provides = "pulses"
+    dtype = sx.interval_dtype
+    rechunk_on_save = False
+    source_chunks = _PULSES
+
+    def compute(self, chunk_i):
+        rows = self.source_chunks[chunk_i]
+        return self.chunk(data=rows, start=int(rows[0]["time"]),
+                          end=int(sx.endtime(rows[-1])))
+
+    def is_ready(self, chunk_i):
+        return chunk_i < len(self.source_chunks)
+
+    def source_finished(self):
+        return True
+
+
+class PulseWidths(sx.Plugin):
+    depends_on = "pulses"
+    provides = "pulse_widths"
+    dtype = [("width", np.int32)] + sx.time_fields
+
+    def compute(self, pulses):
+        return dict(width=pulses["length"], time=pulses["time"], endtime=sx.endtime(pulses))
+
+
+def test_gaps_between_source_chunks_are_absorbed(tmp_path):
+    st = sx.Context(storage=[sx.DataDirectory(tmp_path)], register=[Pulses, PulseWidths],
+                    progress_bar=False)
+    widths = st.get_array("7", "pulse_widths")
+    assert widths["width"].tolist() == [2, 3, 1]
+    # the stored source data tiles the run: the second chunk starts where the first ended
+    md = st.get_metadata("7", "pulses")
+    assert [(c["start"], c["end"]) for c in md["chunks"]] == [(5, 7), (7, 31)]
+    np.testing.assert_array_equal(st.get_array("7", "pulses"), np.concatenate(_PULSES))
+
+
+def test_a_plugin_whose_input_has_no_chunk_at_all_raises(tmp_path):
+    class NoPulses(Pulses):
+        source_chunks = []
+
+    st = sx.Context(storage=[sx.DataDirectory(tmp_path)], register=[NoPulses, PulseWidths],
+                    progress_bar=False)
+    with pytest.raises(ChunkError, match="no chunk at all") as e:
+        st.make("7", "pulse_widths")
+    assert isinstance(e.value, ValueError)
+    assert not st.is_stored("7", "pulse_widths")
