@@ -323,8 +323,10 @@ class Context:
                                           chunk_number=chunk_number) for t in targets)
 
     def get_meta(self, run_id, target, chunk_number=None):
-        """The stored metadata of target for run_id."""
-        return self._session.get_meta(run_id, target, chunk_number=chunk_number)
+        """The stored metadata of target for run_id; when only a failed write of it is kept,
+        that write's metadata (as strax; its `exception` field says what went wrong)."""
+        return self._session.get_meta(run_id, target, chunk_number=chunk_number,
+                                      failed_too=True)
 
     def merge_per_chunk_storage(self, run_id, target, per_chunked_dependency,
                                 chunk_number_group=None, rechunk=True,

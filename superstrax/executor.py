@@ -52,14 +52,23 @@ class SaveSink:
         if exception is None and self.rechunker is not None:
             for c in self.rechunker.flush():
                 self._write(c)
-        if exception is None and self.saver is None:
+        stopped = isinstance(exception, GeneratorExit)
+        if self.saver is None and not stopped:
             # A stream without chunks is still a result: store it, so that it is found and
-            # loaded (as no rows) instead of being made again on every request.
-            self.saver = self.target.frontend.saver(self.target.key, dict(self.target.metadata))
+            # loaded (as no rows) instead of being made again on every request. A failure
+            # before the first chunk is recorded as a failed write (its metadata holds the
+            # exception, as strax records it for the failing type and those made from it).
+            try:
+                self.saver = self.target.frontend.saver(self.target.key,
+                                                        dict(self.target.metadata))
+            except Exception:
+                if exception is None:
+                    raise
+                return      # the original error matters more than the failure to record it
         if self.saver is not None:
             # A stream closed by its reader (a break out of get_iter) was stopped on purpose:
             # the partial copy is of no use for inspection, so it is not left behind.
-            self.saver.close(exception=exception, discard=isinstance(exception, GeneratorExit))
+            self.saver.close(exception=exception, discard=stopped)
 
 
 class _Broadcaster:

@@ -165,3 +165,54 @@ def test_a_plugin_whose_input_has_no_chunk_at_all_raises(tmp_path):
         st.make("7", "pulse_widths")
     assert isinstance(e.value, ValueError)
     assert not st.is_stored("7", "pulse_widths")
+
+
+# --- failures ------------------------------------------------------------------------------------
+class Exploded(RuntimeError):
+    pass
+
+
+class FailingWidths(PulseWidths):
+    def compute(self, pulses):
+        raise Exploded("widths cannot be computed")
+
+
+class WidthSums(sx.Plugin):
+    depends_on = "pulse_widths"
+    provides = "width_sums"
+    dtype = [("total", np.int64)] + sx.time_fields
+
+    def compute(self, pulse_widths):
+        return dict(total=pulse_widths["width"], time=pulse_widths["time"],
+                    endtime=pulse_widths["endtime"])
+
+
+def test_a_failure_before_the_first_chunk_is_recorded_for_it_and_its_dependents(tmp_path):
+    st = sx.Context(storage=[sx.DataDirectory(tmp_path)],
+                    register=[Pulses, FailingWidths, WidthSums], progress_bar=False)
+    with pytest.raises(Exploded):
+        st.make("7", "width_sums")
+    for data_type in ("pulse_widths", "width_sums"):
+        assert not st.is_stored("7", data_type)
+        md = st.get_metadata("7", data_type)
+        assert "Exploded" in md["exception"] and md["chunks"] == []
+    # what the failure left is never loaded
+    st.set_context_config(dict(forbid_creation_of=("width_sums", "pulse_widths")))
+    with pytest.raises(DataNotAvailable):
+        st.get_array("7", "width_sums")
+    # the source's stream was cut short by the failure too: kept as a failed write only
+    assert not st.is_stored("7", "pulses")
+    assert "Exploded" in st.get_metadata("7", "pulses")["exception"]
+
+
+def test_an_exception_while_writing_a_chunk_propagates_unchanged(tmp_path, monkeypatch):
+    def broken_disk(path, data, compressor):
+        raise Exploded(f"cannot write {path}")
+
+    monkeypatch.setattr(file_saver, "write_chunk_file", broken_disk)
+    st = sx.Context(storage=[sx.DataDirectory(tmp_path)], register=[Pulses],
+                    progress_bar=False)
+    with pytest.raises(Exploded):
+        st.make("7", "pulses")
+    assert not st.is_stored("7", "pulses")
+    assert "Exploded" in st.get_metadata("7", "pulses")["exception"]
