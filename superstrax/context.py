@@ -576,7 +576,8 @@ class Context:
     def _make_in_parallel_for_loading(self, run_id, targets, save, max_workers, kwargs):
         from .parallel import make_many, wants_parallel
         if kwargs.get("chunk_number") is None and not kwargs.get("allow_multiple") and \
-                wants_parallel(self._session, max_workers, None):
+                wants_parallel(self._session, max_workers, None) and \
+                loading.stores_anything(run_id, targets, kwargs):
             make_many(self._session, run_id, targets, save=save, max_workers=max_workers,
                       progress_bar=kwargs.get("progress_bar"),
                       combining=kwargs.get("combining", False), for_loading=True)

@@ -216,3 +216,17 @@ def test_an_exception_while_writing_a_chunk_propagates_unchanged(tmp_path, monke
         st.make("7", "pulses")
     assert not st.is_stored("7", "pulses")
     assert "Exploded" in st.get_metadata("7", "pulses")["exception"]
+
+
+# --- calls that drop columns store nothing -----------------------------------------------------------
+def test_a_call_keeping_or_dropping_columns_stores_nothing(tmp_path):
+    st = sx.Context(storage=[sx.DataDirectory(tmp_path)], register=[Records, Peaks],
+                    use_per_run_defaults=True, progress_bar=False)
+    times = st.get_array("2", "peaks", keep_columns=["time"])
+    assert times.dtype.names == ("time",)
+    st.get_df("2", "peaks", drop_columns=["data"])
+    assert not st.is_stored("2", "peaks") and not st.is_stored("2", "records")
+    assert os.listdir(tmp_path) == []
+    full = st.get_array("2", "peaks")
+    assert st.is_stored("2", "peaks") and st.is_stored("2", "records")
+    np.testing.assert_array_equal(full["time"], times["time"])
