@@ -18,7 +18,7 @@ PUBLIC_NAMES = [
     "Context", "InvalidName", "bind_as_strax", "Config", "DownChunkingPlugin",
     "PluginGaveWrongOutput", "FileSystemBackend", "FileSytemBackend", "StorageType",
     "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds", "PerChunkNotSupported",
-    "rechunker", "dirname_to_prefix",
+    "rechunker", "dirname_to_prefix", "ZipDirectory", "ZipFileBackend",
 ]
 
 CONTEXT_METHODS = [

@@ -230,3 +230,28 @@ def test_a_call_keeping_or_dropping_columns_stores_nothing(tmp_path):
     full = st.get_array("2", "peaks")
     assert st.is_stored("2", "peaks") and st.is_stored("2", "records")
     np.testing.assert_array_equal(full["time"], times["time"])
+
+
+# --- ZipDirectory -----------------------------------------------------------------------------------
+def test_zipped_runs_load_as_they_were_stored(tmp_path):
+    data = tmp_path / "data"
+    st = sx.Context(storage=[sx.DataDirectory(data)], register=[Records, Peaks],
+                    use_per_run_defaults=True, progress_bar=False)
+    peaks = st.get_array("5", "peaks")
+    md = st.get_metadata("5", "peaks")
+    (data / "notes.txt").write_text("not a data folder")
+    archive = tmp_path / "zips"
+    archive.mkdir()
+    sx.ZipDirectory.zip_dir(str(data), str(archive / "5.zip"), delete=True)
+    # the folders were packed and removed; files beside them are neither packed nor removed
+    assert sorted(p.name for p in data.iterdir()) == ["notes.txt"]
+
+    zipped = sx.Context(storage=[sx.ZipDirectory(archive)], register=[Records, Peaks],
+                        use_per_run_defaults=True, forbid_creation_of="*", progress_bar=False)
+    assert zipped.is_stored("5", "peaks") and not zipped.is_stored("6", "peaks")
+    assert zipped.get_metadata("5", "peaks") == md
+    np.testing.assert_array_equal(zipped.get_array("5", "peaks"), peaks)
+    with pytest.raises(DataNotAvailable):
+        zipped.get_array("6", "peaks")
+    with pytest.raises(sx.InvalidConfiguration):
+        sx.ZipDirectory(archive, readonly=False)
