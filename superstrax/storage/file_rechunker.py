@@ -74,7 +74,8 @@ def rewrite_folder(source, dest, target_size_mb=None, compressor=None, rechunk=T
     parent = os.path.dirname(os.path.normpath(dest))
     if parent:
         os.makedirs(parent, exist_ok=True)
-    saver = FileSaver(dest, new_md, replace=True, wait_seconds=wait_seconds)
+    wait = {} if wait_seconds is None else {"wait_seconds": wait_seconds}
+    saver = FileSaver(dest, new_md, replace=True, **wait)
     if saver.passive:
         raise FolderBeingWritten(f"{dest} is being written by another process "
                                  f"({saver.outcome}); rewrite it when that has finished")
