@@ -48,7 +48,10 @@ from .plugins import (CutPlugin, DownChunkingPlugin, ExhaustPlugin, LoopPlugin, 
                       OverlapWindowPlugin, ParallelSourcePlugin, Plugin, SaveWhen,
                       camel_to_snake)
 from .storage.common import DataKey, Saver, StorageBackend, StorageFrontend
-from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend, dirname_to_prefix
+from .storage.files import DataDirectory, FileSystemBackend, FileSytemBackend
+from .storage.file_rechunker import rechunker
+from .storage.zipfiles import ZipDirectory, ZipFileBackend
+from .storage.layout import dirname_to_prefix
 from .storage.strax_style import StorageType
 from .storage.common import MongoFrontend
 from .runs.superruns import SubrunSpec
@@ -70,7 +73,7 @@ __all__ = [
     "Context", "InvalidName", "bind_as_strax", "FileSystemBackend", "FileSytemBackend",
     "StorageType", "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds",
     "PerChunkNotSupported", "PROCESSORS", "BaseProcessor", "SingleThreadProcessor",
-    "dirname_to_prefix",
+    "rechunker", "dirname_to_prefix", "ZipDirectory", "ZipFileBackend",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
     "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",

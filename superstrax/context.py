@@ -352,8 +352,10 @@ class Context:
                                           chunk_number=chunk_number) for t in targets)
 
     def get_meta(self, run_id, target, chunk_number=None):
-        """The stored metadata of target for run_id."""
-        return self._session.get_meta(run_id, target, chunk_number=chunk_number)
+        """The stored metadata of target for run_id; when only a failed write of it is kept,
+        that write's metadata (as strax; its `exception` field says what went wrong)."""
+        return self._session.get_meta(run_id, target, chunk_number=chunk_number,
+                                      failed_too=True)
 
     def merge_per_chunk_storage(self, run_id, target, per_chunked_dependency,
                                 chunk_number_group=None, rechunk=True,
@@ -613,7 +615,8 @@ class Context:
             return
         from .parallel import make_many, wants_parallel
         if kwargs.get("chunk_number") is None and not kwargs.get("allow_multiple") and \
-                wants_parallel(self._session, max_workers, None):
+                wants_parallel(self._session, max_workers, None) and \
+                loading.stores_anything(run_id, targets, kwargs):
             make_many(self._session, run_id, targets, save=save, max_workers=max_workers,
                       progress_bar=kwargs.get("progress_bar"),
                       combining=kwargs.get("combining", False), for_loading=True)

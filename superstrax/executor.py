@@ -12,6 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .chunk import Rechunker, as_superrun_chunk, continuity_check
+from .errors import ChunkError
 from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, MultiNode, OutputNode
 from .plugins.sync import sync_inputs
 
@@ -51,14 +52,23 @@ class SaveSink:
         if exception is None and self.rechunker is not None:
             for c in self.rechunker.flush():
                 self._write(c)
-        if exception is None and self.saver is None:
+        stopped = isinstance(exception, GeneratorExit)
+        if self.saver is None and not stopped:
             # A stream without chunks is still a result: store it, so that it is found and
-            # loaded (as no rows) instead of being made again on every request.
-            self.saver = self.target.frontend.saver(self.target.key, dict(self.target.metadata))
+            # loaded (as no rows) instead of being made again on every request. A failure
+            # before the first chunk is recorded as a failed write (its metadata holds the
+            # exception, as strax records it for the failing type and those made from it).
+            try:
+                self.saver = self.target.frontend.saver(self.target.key,
+                                                        dict(self.target.metadata))
+            except Exception:
+                if exception is None:
+                    raise
+                return      # the original error matters more than the failure to record it
         if self.saver is not None:
             # A stream closed by its reader (a break out of get_iter) was stopped on purpose:
             # the partial copy is of no use for inspection, so it is not left behind.
-            self.saver.close(exception=exception, discard=isinstance(exception, GeneratorExit))
+            self.saver.close(exception=exception, discard=stopped)
 
 
 class _Broadcaster:
@@ -73,6 +83,8 @@ class _Broadcaster:
         plugin = node.plugin
         kind_of = {d: processor.session.kind_of(d) for d in node.inputs}
         steps = sync_inputs(list(plugin.depends_on), kind_of.get, inputs) if inputs else iter(())
+        if inputs:
+            steps = _at_least_one_step(steps, plugin)
         self.outputs = plugin.iter_outputs(steps)
         self.finished = False
 
@@ -105,6 +117,25 @@ class _Broadcaster:
             for q in self.queues.get(d, ()):
                 q.append(chunk)
         return True
+
+
+def _at_least_one_step(steps, plugin):
+    """Pass the input steps of a plugin with dependencies through; raise if there are none.
+
+    An input stream without a single chunk (a source that produced nothing, not even an
+    empty chunk) gives no time span to compute over, so what the plugin would output is
+    undefined; strax refuses it with a ValueError too (ChunkError is one).
+    """
+    any_step = False
+    for step in steps:
+        any_step = True
+        yield step
+    if not any_step:
+        raise ChunkError(
+            f"{plugin.__class__.__name__} (run {plugin.run_id}) got no chunk at all of its "
+            f"inputs {list(plugin.depends_on)}: the source they come from produced no chunks. "
+            f"A source must return at least one chunk per run (an empty one, "
+            f"self.chunk(start=..., end=..., data=<no rows>), when there is no data)")
 
 
 class Processor:

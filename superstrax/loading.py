@@ -4,6 +4,7 @@ shape the chunks.
 
 The Context's methods of those names are thin wrappers around the functions here.
 """
+import logging
 import warnings
 
 import numpy as np
@@ -22,6 +23,7 @@ SECOND = 1_000_000_000
 
 # Options that only choose fields: the number of rows stays what the metadata says.
 COLUMN_OPTIONS = ("keep_columns", "drop_columns")
+log = logging.getLogger("superstrax")
 
 
 def as_tuple(x):
@@ -29,11 +31,23 @@ def as_tuple(x):
 
 
 def plan(session, run_id, targets, save=(), combining=False, allow_multiple=False,
-         chunk_number=None):
-    """The plan for loading targets of run_id (nodes; nothing is read or computed)."""
+         chunk_number=None, store=True):
+    """The plan for loading targets of run_id (nodes; nothing is read or computed);
+    store=False plans no writes."""
     return Planner(session, as_tuple(targets), save=as_tuple(save), combining=combining,
-                   allow_multiple=allow_multiple,
-                   chunk_number=chunk_number).plan(validation.run_id_text(run_id))
+                   allow_multiple=allow_multiple, chunk_number=chunk_number,
+                   store=store).plan(validation.run_id_text(run_id))
+
+
+def stores_anything(run_id, targets, kwargs):
+    """Whether a call with these loading arguments may store what it makes. As strax, a
+    call that keeps or drops columns stores nothing (it is a look at part of the data);
+    a log message says so."""
+    columns = [k for k in COLUMN_OPTIONS if kwargs.get(k) is not None]
+    if columns:
+        log.info(f"Not storing {'+'.join(as_tuple(targets))} of run {run_id}: this call "
+                 f"gives {' and '.join(columns)} (make the data first to store it)")
+    return not columns
 
 
 # --- the time range of one call ------------------------------------------------------------
@@ -112,7 +126,9 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
     time_range = absolute_time_range(session, run_id, targets, time_range, seconds_range,
                                      time_within)
     the_plan = _plan or plan(session, run_id, targets, save=save, combining=combining,
-                             allow_multiple=allow_multiple, chunk_number=chunk_number)
+                             allow_multiple=allow_multiple, chunk_number=chunk_number,
+                             store=stores_anything(run_id, targets, dict(
+                                 keep_columns=keep_columns, drop_columns=drop_columns)))
     processor = Processor(session, the_plan, time_range=time_range, selection=time_selection,
                           arena=_arena)
     selection = selection if selection is not None else selection_str
@@ -186,7 +202,8 @@ def get_array(session, run_id, targets, save=(), **kwargs):
         try:
             the_plan = plan(session, run_id, targets, save=save,
                             combining=kwargs.get("combining", False),
-                            chunk_number=kwargs.get("chunk_number"))
+                            chunk_number=kwargs.get("chunk_number"),
+                            store=stores_anything(run_id, targets, kwargs))
         except Exception:      # iter_chunks raises the same error, with all of its context
             the_plan = None
         if the_plan is not None and columns:

@@ -150,13 +150,14 @@ class Planner:
     """Builds the plan of one get_iter/make call. Nodes are shared within the call."""
 
     def __init__(self, session: Session, targets, save=(), combining=False,
-                 allow_multiple=False, chunk_number=None):
+                 allow_multiple=False, chunk_number=None, store=True):
         self.session = session
         self.targets = tuple(targets)
         self.save = tuple(save)
         self.combining = combining
         self.allow_multiple = allow_multiple
         self.chunk_number = chunk_number
+        self.store = store      # False: the call writes nothing (strax's rule for some calls)
         self._nodes = {}
         self._computes = {}
         self._instances = {}
@@ -234,7 +235,7 @@ class Planner:
         """Load stored data; with storage_converter, also copy it to writable frontends
         that lack it (only whole loads are copied, so a copy is never partial)."""
         node = LoadNode(data_type, key, frontend, location=location)
-        if not self.session.option("storage_converter"):
+        if not self.store or not self.session.option("storage_converter"):
             return node
         for fe in self.session.frontends_for(key):
             if fe is frontend or fe.readonly or fe.is_stored(key):
@@ -280,6 +281,8 @@ class Planner:
         return OutputNode(self._computes[compute_key], data_type)
 
     def wants_saved(self, cls, data_type):
+        if not self.store:
+            return False
         when = cls.save_when_for(data_type)
         if when == SaveWhen.NEVER:
             if data_type in self.save:

@@ -206,10 +206,18 @@ class Session:
         return any(fe.is_stored(key, **fuzzy)
                    for fe in sorted(self.frontends_for(key), key=lambda fe: fe.storage_type))
 
-    def get_meta(self, run_id, data_type: str, chunk_number: dict | None = None) -> dict:
+    def get_meta(self, run_id, data_type: str, chunk_number: dict | None = None,
+                 failed_too: bool = False) -> dict:
+        """The metadata of stored data; with failed_too, that of a failed write when no
+        complete data is stored (what strax's get_metadata shows: its 'exception' says why
+        the write failed; such data is never loaded)."""
         key = self.key_for(run_id, data_type, chunk_number=chunk_number)
         found = self.locate(key)
         if found is None:
+            for frontend in self.frontends_for(key) if failed_too else ():
+                md = frontend.failed_write_metadata(key)
+                if md is not None:
+                    return md
             raise DataNotAvailable(f"{key} is not stored in any frontend; make it first "
                                    f"(st.make({str(run_id)!r}, {data_type!r}))")
         frontend, location = found

@@ -6,6 +6,7 @@ Most of strax's names here are re-exported from the module that owns the behavio
 import collections.abc
 import contextlib
 import functools
+import os
 import re
 import sys
 import traceback
@@ -193,3 +194,17 @@ def profile_threaded(filename):
         yappi.convert2pstats(yappi.get_func_stats()).dump_stats(filename)
         yappi.clear_stats()
 
+
+@export
+def dir_size_mb(start_path="."):
+    """MB (1e6 bytes) the files under start_path take, symbolic links not followed or
+    counted; 0 when the path does not exist."""
+    if not os.path.exists(start_path):
+        return 0
+    total = 0
+    for folder, _, files in os.walk(start_path):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                total += os.path.getsize(path)
+    return total / 1e6

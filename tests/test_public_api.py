@@ -18,7 +18,8 @@ PUBLIC_NAMES = [
     "Context", "InvalidName", "bind_as_strax", "Config", "DownChunkingPlugin",
     "PluginGaveWrongOutput", "FileSystemBackend", "FileSytemBackend", "StorageType",
     "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds", "PerChunkNotSupported",
-    "OMITTED", "PROCESSORS", "dirname_to_prefix",
+    "OMITTED", "PROCESSORS", "dirname_to_prefix", "rechunker", "ZipDirectory",
+    "ZipFileBackend",
 ]
 
 CONTEXT_METHODS = [

@@ -8,22 +8,19 @@ objects and raise errors instead of printing, so they can be used from Python as
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 
-from ..chunk import DEFAULT_CHUNK_SPLIT_NS, Rechunker
 from ..errors import DataCorrupted, DataNotAvailable, RunMetadataNotAvailable, SuperstraxError
 from ..hashing import deterministic_hash
 from ..naming import is_superrun_id
-from ..storage.files import RUN_METADATA_PATTERN, DataDirectory, FileSaver, FileSystemBackend
+from ..storage.file_rechunker import FolderBeingWritten, rewrite_folder
+from ..storage.files import RUN_METADATA_PATTERN, DataDirectory, FileSystemBackend
 from ..storage.layout import REPLACED_MARK, is_temp_name, temp_key
 
 __all__ = ["InputError", "open_directory", "inventory", "define_superrun", "load_ranges",
            "rechunk", "run_of_folder", "replaced_folders"]
 
 _RUN_DOC_SUFFIX = RUN_METADATA_PATTERN % ""          # "-metadata.json"
-# Metadata a rewrite must not inherit: the saver records these afresh for the new copy.
-_PER_WRITE_FIELDS = ("chunks", "start", "end", "writing_started", "writing_ended", "exception")
 
 
 class InputError(SuperstraxError):
@@ -337,41 +334,11 @@ def rechunk(path, key, target_mb):
     if "exception" in md or "writing_ended" not in md:
         raise SuperstraxError(f"{name} is incomplete (its write failed or never finished); "
                               f"make the data again instead of rechunking it")
-    expected_rows = sum(int(c.get("n", 0)) for c in md.get("chunks") or ())
     old_size = _folder_size(folder)
-    new_md = {k: v for k, v in md.items() if k not in _PER_WRITE_FIELDS}
-    new_md["chunk_target_size_mb"] = target_mb
-    saver = FileSaver(folder, new_md, replace=True)
-    if saver.passive:
-        raise InputError(f"{name} is being written by another process ({saver.outcome}); "
-                         f"rechunk it when that has finished")
-    rechunker = Rechunker(target_size_mb=target_mb, split_ns=DEFAULT_CHUNK_SPLIT_NS)
-    rows = oversized = 0
-
-    def save(chunk):
-        nonlocal rows, oversized
-        saver.save(chunk)
-        rows += len(chunk)
-        if len(chunk) > rechunker.target_rows(chunk):
-            oversized += 1
-
     try:
-        # The stream reads the old folder lazily, so it must be exhausted before close()
-        # swaps the new copy into its place.
-        for chunk in backend.iter_chunks(folder):
-            for out in rechunker.receive(chunk):
-                save(out)
-        for out in rechunker.flush():
-            save(out)
-        if rows != expected_rows:
-            raise DataCorrupted(f"{name}: rechunking gave {rows} rows but the metadata lists "
-                                f"{expected_rows}; the original is kept")
-    except BaseException as e:
-        saver.close(exception=e)
-        # The partial copy is of no use (the original is intact and the error is reported),
-        # and left in place `verify` would flag it as an incomplete write.
-        shutil.rmtree(saver.temp, ignore_errors=True)
-        raise
-    saver.close()
-    return RechunkResult(name, len(md.get("chunks") or ()), len(saver.md["chunks"]), rows,
-                         old_size, _folder_size(folder), oversized)
+        result = rewrite_folder(folder, folder, target_size_mb=target_mb)
+    except FolderBeingWritten as e:
+        raise InputError(f"{name} is being written by another process; rechunk it when "
+                         f"that has finished") from e
+    return RechunkResult(name, len(md.get("chunks") or ()), len(result.new_metadata["chunks"]),
+                         result.rows, old_size, _folder_size(folder), result.oversized)

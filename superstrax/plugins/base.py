@@ -352,6 +352,7 @@ class Plugin:
 
     def _iter_source(self):
         chunk_i, waited = 0, 0.0
+        self._source_ends = {}      # per output: where the last chunk ended (a new stream)
         while True:
             if self.is_ready(chunk_i):
                 if self.compute_takes_chunk_i:
@@ -386,7 +387,24 @@ class Plugin:
         if set(result) != set(self.provides):
             raise PluginGaveWrongOutput(f"{self.__class__.__name__} (run {self.run_id}) returned "
                               f"{sorted(result)} but provides {self.provides}")
-        return {d: self._as_chunk(d, c, c.start, c.end, c.subruns) for d, c in result.items()}
+        out = {d: self._as_chunk(d, c, c.start, c.end, c.subruns) for d, c in result.items()}
+        return {d: self._close_source_gap(d, c) for d, c in out.items()}
+
+    def _close_source_gap(self, data_type, chunk):
+        """A source chunk starting after the previous one ended is widened back to that end.
+
+        Sources often bound a chunk by its rows (first time, last endtime), which leaves gaps
+        between chunks. No row can lie in such a gap, so claiming it for the later chunk
+        changes no data and makes the stream continuous, as every stream here is (strax
+        absorbs such gaps in the input buffers of the plugins reading the source).
+        Overlaps are left for the continuity check to refuse.
+        """
+        ends = self.__dict__.setdefault("_source_ends", {})
+        prev_end = ends.get(data_type)
+        if prev_end is not None and chunk.start > prev_end and not chunk.subruns:
+            chunk = chunk._replace(start=prev_end)
+        ends[data_type] = chunk.end
+        return chunk
 
     def _compute_arguments(self, chunk_i, kwargs):
         """compute()'s arguments for input chunks {kind: Chunk}; also their start, end, subruns."""

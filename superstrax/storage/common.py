@@ -469,6 +469,18 @@ class StorageFrontend(strax_style.StraxFrontendNames, ABC):
         backend, backend_key = self._locate(key, **find_options)
         return backend.get_metadata(backend_key)
 
+    def failed_write_metadata(self, key: "DataKey") -> "dict | None":
+        """The metadata of the latest failed write of key kept here (it holds the
+        `exception`), or None. Never data to load: what strax's get_metadata shows for
+        broken data. A strax-style frontend answers with its find(check_broken=False)."""
+        if not type(self)._strax_find or not self.can_hold(key):
+            return None
+        try:
+            md = self.get_metadata(key, check_broken=False)
+        except (DataNotAvailable, DataCorrupted):
+            return None
+        return md if isinstance(md, dict) and "exception" in md else None
+
     def loader(self, key: "DataKey", time_range=None, chunk_numbers=None, arena=None,
                **find_options):
         """A generator of the stored chunks of key (only those touching time_range if given)."""

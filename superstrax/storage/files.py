@@ -27,7 +27,7 @@ from .common import Location, StorageBackend, StorageFrontend, parse_dtype
 from .file_saver import CLAIM_WAIT_SECONDS, FileSaver, os_error, write_atomically
 from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
-                     metadata_path)
+                     metadata_path, temp_key)
 from .metadata_checks import metadata_problems, raise_if_problems
 from .strax_style import lineage_matches
 from ..naming import check_no_dash, is_superrun_id
@@ -395,6 +395,27 @@ class DataDirectory(StorageFrontend):
             return []
         return [n for n in sorted(os.listdir(self.path))
                 if is_temp_name(n) and os.path.isdir(os.path.join(self.path, n))]
+
+    def failed_write_metadata(self, key):
+        """The metadata of the latest failed write of key: a temp folder of ours, or a
+        folder strax renamed into place after its write failed (both record `exception`)."""
+        if type(self)._find is not DataDirectory._find:     # a subclass's own finding rules
+            return super().failed_write_metadata(key)
+        if not self.can_hold(key):
+            return None
+        folder = self._folder(key)
+        name = os.path.basename(folder)
+        candidates = [folder] + [os.path.join(self.path, n) for n in self.incomplete_writes()
+                                 if temp_key(n) == name]
+        failed = []
+        for candidate in candidates:
+            try:
+                md = self.backends[0].get_metadata(candidate)
+            except (DataNotAvailable, DataCorrupted, StorageError):
+                continue
+            if isinstance(md, dict) and "exception" in md:
+                failed.append((md.get("writing_ended") or 0, md))
+        return max(failed, key=lambda f: f[0])[1] if failed else None
 
     def remove(self, key):
         if self.readonly:
