@@ -37,6 +37,11 @@ class ChunkError(SuperstraxError, ValueError):
     """A chunk breaks an invariant: bounds, time order, dtype or continuity."""
 
 
+class NoInputChunks(ChunkError, RuntimeError):
+    """A plugin's inputs gave no chunk at all, so there is no time span to compute over.
+    Also a RuntimeError: strax raises ValueError or RuntimeError here, by processor."""
+
+
 class PluginError(SuperstraxError):
     """A plugin returned something that does not match what it declares."""
 

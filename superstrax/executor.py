@@ -12,7 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .chunk import Rechunker, as_superrun_chunk, continuity_check
-from .errors import ChunkError
+from .errors import NoInputChunks
 from .planning import ChainNode, ComputeNode, LoadNode, MergeNode, MultiNode, OutputNode
 from .plugins.sync import sync_inputs
 
@@ -124,14 +124,15 @@ def _at_least_one_step(steps, plugin):
 
     An input stream without a single chunk (a source that produced nothing, not even an
     empty chunk) gives no time span to compute over, so what the plugin would output is
-    undefined; strax refuses it with a ValueError too (ChunkError is one).
+    undefined; strax refuses it too (NoInputChunks is the ValueError and RuntimeError it
+    raises, by processor).
     """
     any_step = False
     for step in steps:
         any_step = True
         yield step
     if not any_step:
-        raise ChunkError(
+        raise NoInputChunks(
             f"{plugin.__class__.__name__} (run {plugin.run_id}) got no chunk at all of its "
             f"inputs {list(plugin.depends_on)}: the source they come from produced no chunks. "
             f"A source must return at least one chunk per run (an empty one, "

@@ -163,7 +163,8 @@ def test_a_plugin_whose_input_has_no_chunk_at_all_raises(tmp_path):
                     progress_bar=False)
     with pytest.raises(ChunkError, match="no chunk at all") as e:
         st.make("7", "pulse_widths")
-    assert isinstance(e.value, ValueError)
+    # strax raises a ValueError or a RuntimeError here, depending on its processor
+    assert isinstance(e.value, ValueError) and isinstance(e.value, RuntimeError)
     assert not st.is_stored("7", "pulse_widths")
 
 
