@@ -128,7 +128,10 @@ class Session:
                            definition_hash=digest)
         if combining:
             raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
-        return DataKey(run_id, data_type, lineage)
+        if chunk_number is not None:
+            return DataKey(run_id, data_type, lineage)
+        return DataKey(run_id, data_type, lineage,
+                       lineage_hash=self.lineages.lineage_hash(run_id, data_type))
 
     def frontends_for(self, key: DataKey):
         """The frontends that can hold key's data, in the order they are searched."""

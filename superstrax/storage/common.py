@@ -36,7 +36,7 @@ class DataKey:
     """
 
     def __init__(self, run_id, data_type, lineage, subruns=None, combining=False,
-                 definition_hash=None):
+                 definition_hash=None, lineage_hash=None):
         self.run_id = str(run_id)
         self.data_type = data_type
         self.lineage = lineage
@@ -47,7 +47,7 @@ class DataKey:
         if self.is_superrun and subruns is None:
             raise SuperstraxError(f"A key for superrun {run_id} ({data_type}) needs its "
                                   f"sub_run_spec: define the superrun with st.define_run first")
-        self._hash = None
+        self._hash = lineage_hash    # deterministic_hash(lineage), when the caller has it
         self._str = None
 
     @property
