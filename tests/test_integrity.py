@@ -308,6 +308,9 @@ def test_replaced_copy_whose_key_is_missing_is_restored(one_chunk):
     good = st.get_array("0", "records").copy()
     aside = folder + ".replaced-0123abcd"
     os.rename(folder, aside)              # a kill between the two renames of a replace
+    with open(folder + "-claim.json", "w") as f:     # ... leaves the killed writer's claim
+        json.dump({"writer": "abc", "pid": _dead_pid(), "host": socket.gethostname(),
+                   "time": 0}, f)
     reports = {r.name: r for r in verify(os.path.dirname(folder))}
     assert f"rename {os.path.basename(aside)} to {os.path.basename(folder)}" in \
         " ".join(reports[os.path.basename(aside)].problems)
@@ -475,3 +478,27 @@ def test_claim_of_a_saver_dropped_without_closing_is_taken_over_in_the_same_proc
     assert os.path.exists(os.path.join(st.storage[0].path, f"{key}-claim.json"))
     st.make("1", "records")
     assert st.is_stored("1", "records") and len(st.get_array("1", "records")) == 10
+
+
+def test_a_write_lists_its_directory_only_after_taking_a_stale_claim_over(tmp_path, monkeypatch):
+    """Looking for a killed writer's leftovers lists the whole directory: done for every write,
+    filling a directory with n runs would cost n^2. Only a stale claim says there may be any."""
+    from superstrax.storage import file_saver
+    calls = []
+    for name in ("_leftover_temps", "restore_replaced"):
+        real = getattr(file_saver, name)
+        monkeypatch.setattr(file_saver, name,
+                            lambda *a, _real=real, _name=name, **k: calls.append(_name)
+                            or _real(*a, **k))
+    st = context(str(tmp_path), n_chunks=1)
+    for run in ("0", "1", "2"):
+        st.make(run, "records")
+    assert calls == []
+    key = str(st.key_for("3", "records"))
+    with open(os.path.join(str(tmp_path), key + "-claim.json"), "w") as f:
+        json.dump({"writer": "abc", "pid": _dead_pid(), "host": socket.gethostname(),
+                   "time": 0}, f)
+    os.makedirs(os.path.join(str(tmp_path), key + "_temp-abc"))
+    st.make("3", "records")
+    assert sorted(calls) == ["_leftover_temps", "restore_replaced"]
+    assert key + "_temp-abc" not in os.listdir(str(tmp_path))

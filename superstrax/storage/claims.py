@@ -131,6 +131,9 @@ class Claim:
     def __init__(self, path: str, writer_id: str):
         self.path = path
         self.writer_id = writer_id
+        # True when a dead writer's claim was broken to get this one: only then can its
+        # leftovers (a temp folder, a '.replaced-' copy) lie beside the folder
+        self.took_over_stale = False
         self.held = False
 
     @classmethod
@@ -140,10 +143,12 @@ class Claim:
         path = claim_path(folder)
         record = json.dumps({"writer": writer_id, "pid": os.getpid(), "host": _host(),
                              "time": time.time(), "key": key_name})
+        took_over = False
         for _ in range(10):
             if _create_exclusive(path, record):
                 claim = cls(path, writer_id)
                 claim.held = True
+                claim.took_over_stale = took_over
                 _HELD.add(claim)
                 return claim, None
             found = read_claim(path)
@@ -153,6 +158,7 @@ class Claim:
             if not is_stale(info, mtime):
                 return None, info
             _break_stale(path, info)
+            took_over = True
         found = read_claim(path)
         return None, found[0] if found else None
 

@@ -5,8 +5,10 @@
 3. When complete, the temp folder is renamed to '<key>'. If '<key>' exists (a rewrite, e.g.
    rechunk, or incomplete data being made again) it is first renamed to
    '<key>.replaced-<hex>', then the new copy is renamed in, then the old copy is deleted.
-   A kill between the two renames leaves only '<key>.replaced-<hex>': the next writer of
-   the key (any make or load that misses it) renames it back before anything else, and
+   A kill between the two renames leaves '<key>.replaced-<hex>' and the killed writer's
+   claim: the next writer of the key (any make or load that misses it) takes the stale claim
+   over and renames the copy back before anything else (it looks for such leftovers only
+   when it took a stale claim over, since looking lists the whole directory), and
    `superstrax verify` reports it meanwhile.
 
 What a writer that does not get the claim does (its `outcome` says which case it was):
@@ -151,8 +153,12 @@ class FileSaver(Saver):
             os.makedirs(os.path.dirname(self.folder) or ".", exist_ok=True)
             self._claim()
             if not self.passive:
-                for leftover in _leftover_temps(self.folder, self.temp):
-                    shutil.rmtree(leftover, ignore_errors=True)   # of a killed/failed write
+                # Leftovers of a killed write lie beside the folder only when its claim was
+                # left too: looking for them lists the whole directory, which for every
+                # write would make filling a directory of n runs cost n^2.
+                if self.claim.took_over_stale:
+                    for leftover in _leftover_temps(self.folder, self.temp):
+                        shutil.rmtree(leftover, ignore_errors=True)
                 os.makedirs(self.temp)
         except OSError as e:
             self._release()
@@ -174,7 +180,7 @@ class FileSaver(Saver):
             return
         if not self.replace and is_complete(self.folder):
             self._go_passive(ALREADY_STORED)
-        elif restore_replaced(self.folder):
+        elif self.claim.took_over_stale and restore_replaced(self.folder):
             self._go_passive(RESTORED)
 
     def _go_passive(self, outcome):
