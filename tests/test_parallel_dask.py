@@ -136,9 +136,20 @@ def test_get_dask_refuses_data_that_is_not_stored(stored):
         stored.get_dask("1", "doubled")
 
 
+def reset_peak_rss():
+    """Start a new peak-RSS measurement in this process (Linux: writing 5 to clear_refs resets
+    VmHWM), so that what earlier tests did in the module's long-lived workers does not count."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
 def peak_rss_bytes():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """The process's peak RSS since reset_peak_rss (VmHWM)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def test_histogram_of_a_superrun_larger_than_a_workers_memory(tmp_path, client):
@@ -151,6 +162,7 @@ def test_histogram_of_a_superrun_larger_than_a_workers_memory(tmp_path, client):
     size = sum(c["nbytes"] for r in runs for c in st.get_meta(r, "pulses")["chunks"])
     assert size > MEMORY_LIMIT
 
+    client.run(reset_peak_rss)
     frame = st.get_dask("_big", "pulses")
     assert frame.npartitions == len(runs) * n_chunks
     counts, _ = da.histogram(frame["value"].to_dask_array(), bins=40, range=(-1, 1))
