@@ -20,7 +20,9 @@ BUILDER = os.path.join(ROOT, "docs", "tutorials", "build_superruns_notebook.py")
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PROGRESS_CELL_MARK = "progress_bar=True"
-PROGRESS_BAR_TEXT = re.compile(r"\| *\d+% \[")   # our bars: "desc: |####  | 42% [00:01<00:01]"
+# our loading bars ("desc: |####  | 42% [00:01<00:01]") and the runs bar of a parallel make,
+# in tqdm's own format ("Making peaks of 4 runs: 100%|####| 4/4 [00:02<00:00]")
+PROGRESS_BAR_TEXT = re.compile(r"\| *\d+% \[|\d+%\|")
 
 
 def _texts(output):
