@@ -250,8 +250,14 @@ def copy_to_frontend(session, run_id, target, frontend, target_compressor=None,
     saver = frontend.saver(key, md)
     rechunker = Rechunker(rechunk_to_mb or md.get("chunk_target_size_mb", 200)) \
         if rechunk else None
+    _save_all(saver, source.loader(key), rechunker)
+
+
+def _save_all(saver, chunks, rechunker=None):
+    """Save chunks (rechunked when a Rechunker is given) and close the saver; a failure on
+    the way closes it as failed and is raised."""
     try:
-        for chunk in source.loader(key):
+        for chunk in chunks:
             for out in (rechunker.receive(chunk) if rechunker else [chunk]):
                 saver.save(out)
         for out in (rechunker.flush() if rechunker else []):
@@ -320,14 +326,5 @@ def merge_per_chunk_storage(session, run_id, target, dependency, chunk_number_gr
     for fe in frontends:
         saver = fe.saver(key, dict(md))
         rechunker = Rechunker(rechunk_to_mb) if rechunk else None
-        try:
-            for source, part_key in parts:
-                for chunk in source.loader(part_key):
-                    for out in (rechunker.receive(chunk) if rechunker else [chunk]):
-                        saver.save(out)
-            for out in (rechunker.flush() if rechunker else []):
-                saver.save(out)
-        except BaseException as e:
-            saver.close(exception=e)
-            raise
-        saver.close()
+        chunks = (c for source, part_key in parts for c in source.loader(part_key))
+        _save_all(saver, chunks, rechunker)
