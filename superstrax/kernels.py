@@ -37,6 +37,11 @@ def _selection_code(selection):
         raise ValueError(f"unknown time selection {selection!r}; use one of {SELECTIONS}") from None
 
 
+def _int64s(a):
+    """`a` as an int64 array (no copy if it is one): numpy's own kernels need no other care."""
+    return np.asarray(a).astype(np.int64, copy=False)
+
+
 def _ints(a):
     """`a` as an integer array numba can read without a copy when possible.
 
@@ -165,63 +170,54 @@ def split_index_numpy(time, endtime, t, allow_early_split=False):
     return best, int(t_c[best])
 
 
-# --- gap_split_indices ------------------------------------------------------------------
+# --- gap_split_indices, find_gaps, choose_cuts: every save runs these, so plain numpy -----
+# A saver scans each chunk for gaps and picks where to cut. Both are a pass or two that numpy
+# does at memory speed (the greedy choice takes one binary search per piece written), and
+# as numba kernels they made the first make in a process load numba's compiler (~0.15 s, half
+# of a small make).
 
-@numba.njit(cache=True, nogil=True)
-def _gaps(time, endtime, min_gap, have_prev, prev_max):
+def _gaps(time, endtime, min_gap, prev_max):
     """Rows preceded by more than min_gap of empty time; with a valid time to cut in each.
 
-    Returns (row indices, cut times, max endtime over all rows seen). The cut time is the
-    middle of the gap, rounded up so it is strictly after every earlier row's end.
-    have_prev/prev_max carry the running max from rows before this array, so gaps can be
-    found one chunk at a time.
+    Returns (row indices, cut times, max endtime over all rows seen, or None if no row was
+    seen). The cut time is the middle of the gap, rounded up so it is strictly after every
+    earlier row's end. prev_max (None at the start of a stream) is the running max from rows
+    before this array, so gaps can be found one chunk at a time; row 0 is a gap only after it.
     """
     n = len(time)
-    idx = np.empty(n, dtype=np.int64)
-    cut = np.empty(n, dtype=np.int64)
-    k = 0
-    run_max = prev_max
-    for i in range(n):
-        ti = np.int64(time[i])
-        if have_prev and ti - run_max > min_gap:
-            idx[k] = i
-            cut[k] = run_max + (ti - run_max + 1) // 2
-            k += 1
-        e = np.int64(endtime[i])
-        if not have_prev or e > run_max:
-            run_max = e
-            have_prev = True
-    return idx[:k], cut[:k], have_prev, run_max
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), prev_max
+    run_max = np.maximum.accumulate(endtime)
+    if prev_max is not None:
+        np.maximum(run_max, prev_max, out=run_max)
+    ended_before = np.empty(n, dtype=np.int64)       # max endtime of the rows before row i
+    ended_before[1:] = run_max[:-1]
+    ended_before[0] = prev_max if prev_max is not None else time[0]
+    pause = time - ended_before
+    if prev_max is None:
+        pause[0] = 0
+    rows = np.flatnonzero(pause > min_gap)
+    cuts = ended_before[rows] + (pause[rows] + 1) // 2
+    return rows, cuts, int(run_max[-1])
 
 
-@numba.njit(cache=True, nogil=True)
 def _choose_cuts(gap_rows, n, target_rows):
-    """Positions in gap_rows to cut at, greedily from the front.
+    """Positions in gap_rows (ascending) to cut at, greedily from the front.
 
     Each piece takes the furthest gap that keeps it within target_rows; if there is none, the
     first gap beyond. Stops once the rest fits within the target (or no gap is left).
     """
-    chosen = np.empty(len(gap_rows), dtype=np.int64)
-    k = 0
+    chosen = []
     last = 0
-    j = 0
-    g = len(gap_rows)
     while n - last > target_rows:
-        while j < g and gap_rows[j] <= last:
-            j += 1
-        if j == g:
+        first_after = int(np.searchsorted(gap_rows, last, side="right"))
+        if first_after == len(gap_rows):
             break
-        best = -1
-        while j < g and gap_rows[j] <= last + target_rows:
-            best = j
-            j += 1
-        if best < 0:
-            best = j
-            j += 1
-        chosen[k] = best
-        k += 1
-        last = gap_rows[best]
-    return chosen[:k]
+        furthest_within = int(np.searchsorted(gap_rows, last + target_rows, side="right")) - 1
+        best = max(first_after, furthest_within)
+        chosen.append(best)
+        last = int(gap_rows[best])
+    return np.array(chosen, dtype=np.int64)
 
 
 def gap_split_indices(time, endtime, target_rows, min_gap=1000):
@@ -233,8 +229,7 @@ def gap_split_indices(time, endtime, target_rows, min_gap=1000):
     gap beyond it. Indices returned are strictly inside (0, n), ascending.
     """
     target_rows = _check_target_rows(target_rows)
-    time, endtime = _ints(time), _ints(endtime)
-    rows, _, _, _ = _gaps(time, endtime, np.int64(min_gap), False, np.int64(0))
+    rows, _, _ = _gaps(_int64s(time), _int64s(endtime), int(min_gap), None)
     return rows[_choose_cuts(rows, len(time), target_rows)]
 
 
@@ -246,10 +241,8 @@ def find_gaps(time, endtime, min_gap=1000, prev_max_endtime=None):
     since prev_max_endtime is long enough. A cut time lies strictly inside its gap, after
     every earlier row's end and no later than the gap's row.
     """
-    have_prev = prev_max_endtime is not None
-    prev = np.int64(prev_max_endtime if have_prev else 0)
-    rows, cuts, have, run_max = _gaps(_ints(time), _ints(endtime), np.int64(min_gap), have_prev, prev)
-    return rows, cuts, (int(run_max) if have else None)
+    prev = None if prev_max_endtime is None else int(prev_max_endtime)
+    return _gaps(_int64s(time), _int64s(endtime), int(min_gap), prev)
 
 
 def choose_cuts(gap_rows, n, target_rows):
@@ -373,16 +366,3 @@ def ranges_mask_numpy(time, endtime, starts, ends, selection="fully_contained"):
     for s, e in zip(starts, ends):
         out |= time_range_mask_numpy(time, endtime, int(s), int(e), selection)
     return out
-
-
-# --- warm_up ----------------------------------------------------------------------------
-
-def warm_up():
-    """Load the kernels every save runs (from numba's cache, or compile them) for the
-    arguments the saver passes: a time field of a structured array and an endtime array. A
-    process that forks workers calls this first, so that each worker does not load them again
-    (0.3-2 s a process). The other kernels load when first used."""
-    data = np.zeros(3, dtype=[("time", np.int64), ("endtime", np.int64), ("x", np.int32)])
-    data["time"] = data["endtime"] = np.arange(3)
-    rows, _, _ = find_gaps(data["time"], endtimes(data), 0)
-    choose_cuts(rows, len(data), 1)

@@ -22,7 +22,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
-from .. import kernels
 from .worker import RunOutcome, init_pool_worker, make_run
 
 DIED = ("its worker process died while making it (killed by a signal, out of memory, or a "
@@ -55,8 +54,6 @@ def run_in_processes(context_blob: bytes, tasks: list, max_workers: int,
             workers, isolated = min(max_workers, len(batch)), False
         finished, broken = set(), False
         mp = process_context()          # per pool: threads may have started since the last
-        if mp.get_start_method() == "fork":
-            kernels.warm_up()           # once per process; forked workers inherit them
         started_queue = mp.SimpleQueue()
         with ProcessPoolExecutor(workers, mp_context=mp, initializer=init_pool_worker,
                                  initargs=(started_queue,)) as pool:
