@@ -79,3 +79,37 @@ def test_superrun_loads_read_each_run_document_once_per_change(n_subruns):
     assert len(st.get_array("_all", "ticks")) == 3 * (n_subruns // 2)
     st.get_array("_all", "ticks")
     assert fe.run_document_reads - reads <= 1
+
+
+def test_a_document_is_read_from_the_first_storage_that_has_it_and_kept_while_that_holds(
+        tmp_path):
+    """The registry keeps a document while the storages asked before it still have none and
+    its own file is unchanged; a later storage's copy is hidden by it and is not looked at."""
+    first = sx.DataDirectory(tmp_path / "first", provide_run_metadata=True)
+    second = sx.DataDirectory(tmp_path / "second", provide_run_metadata=True)
+    st = sx.Context(storage=[first, second], register=[Ticks], progress_bar=False)
+    second.write_run_metadata("7", {"mode": "second"})
+    assert st.run_metadata("7")["mode"] == "second"
+
+    reads = []
+    for fe in (first, second):
+        original = fe.versioned_run_metadata
+        fe.versioned_run_metadata = (lambda o, name: lambda run_id: (reads.append(name),
+                                                                     o(run_id))[1])(
+            original, fe.path)
+    assert st.run_metadata("7")["mode"] == "second" and reads == []
+
+    # A document appearing in the earlier storage hides the later one at once.
+    first.write_run_metadata("7", {"mode": "first"})
+    assert st.run_metadata("7")["mode"] == "first"
+    assert reads == [first.path]                       # the later storage was not asked
+    del reads[:]
+
+    # The later storage's copy changes: hidden, so nothing is read again.
+    second.write_run_metadata("7", {"mode": "second, rewritten"})
+    assert st.run_metadata("7")["mode"] == "first" and reads == []
+
+    # The earlier copy goes away: the later one is read again, and is the new one.
+    (tmp_path / "first" / "7-metadata.json").unlink()
+    assert st.run_metadata("7")["mode"] == "second, rewritten"
+    assert reads == [first.path, second.path]

@@ -47,7 +47,20 @@ class RunRegistry:
         return dict(doc)
 
     def _read(self, run_id):
-        doc = runs.run_metadata(self.owner.storage, run_id)
+        """(stamp, document): the document from the first frontend that has one, with the
+        version of every frontend asked up to that one (read with the document, so a change
+        after the read shows as a new version), or stamp None if one of them cannot tell."""
+        stamp, doc = [], None
+        for fe in self._document_frontends():
+            found, version = fe.versioned_run_metadata(run_id)
+            stamp.append((fe, version))
+            if found is not None:
+                doc = found
+                break
+        if doc is None:
+            doc = runs.run_metadata(self.owner.storage, run_id)      # raises, naming them all
+        if any(version is None for _, version in stamp):
+            stamp = None
         if is_superrun_id(run_id) and _nests(doc) and not _resolving(self, run_id):
             # Inner superruns may have been redefined since this document was written: its
             # span and livetime are those of what it resolves to now.
@@ -55,32 +68,32 @@ class RunRegistry:
                 live = superruns.span_fields(superruns.resolve(self.doc, str(run_id),
                                                                doc["sub_run_spec"]))
             except SuperrunError:
-                return doc     # loading it will say what no longer resolves
+                return stamp, doc     # loading it will say what no longer resolves
             finally:
                 self._resolving.discard(str(run_id))
             doc = {**doc, **live}
-        return doc
+        return (None if stamp is None else tuple(stamp)), doc
 
-    def _stamp(self, run_id):
-        """The version of run_id's document in every frontend that stores run documents
-        (StorageFrontend.run_document_version); None if one of them cannot tell."""
-        stamp = []
-        for fe in self.owner.storage:
-            if fe.stores_run_documents:
-                version = fe.run_document_version(run_id)
-                if version is None:
-                    return None
-                stamp.append((fe, version))
-        return tuple(stamp)
+    def _document_frontends(self):
+        return [fe for fe in self.owner.storage if fe.stores_run_documents]
+
+    def _unchanged(self, run_id, stamp):
+        """Whether a document read with this stamp is still what a read would return: the
+        frontends asked are still the first ones here, and none of their versions changed.
+        Frontends after the one that had the document do not matter: it hides theirs."""
+        frontends = self._document_frontends()
+        if len(frontends) < len(stamp):
+            return False
+        return all(fe is asked and fe.run_document_version(run_id) == version
+                   for fe, (asked, version) in zip(frontends, stamp))
 
     def doc(self, run_id):
         """The run document of run_id; read again only when its file changed."""
         run_id = str(run_id)
-        stamp = self._stamp(run_id)
         cached = self._docs.get(run_id)
-        if stamp is not None and cached is not None and cached[0] == stamp:
+        if cached is not None and self._unchanged(run_id, cached[0]):
             return cached[1]
-        doc = self._read(run_id)
+        stamp, doc = self._read(run_id)
         # A superrun of superruns has live span and livetime (see metadata): not cached.
         if stamp is not None and not _nests(doc):
             self._docs[run_id] = (stamp, doc)

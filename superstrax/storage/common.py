@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..chunk import Chunk
-from ..errors import (DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable,
+from ..errors import (DataCorrupted, DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable,
                       SuperstraxError)
 from ..hashing import deterministic_hash
 from ..kernels import endtimes
@@ -543,6 +543,17 @@ class StorageFrontend(strax_style.StraxFrontendNames, ABC):
         frontend was told about; it is None for a run it was never told of.
         """
         return vars(self).get("_run_document_versions", {}).get(str(run_id))
+
+    def versioned_run_metadata(self, run_id: str):
+        """(run_id's document, or None if this frontend has none; the version of what was
+        read). The run registry reads through this. The version is taken before the read, so
+        a change during the read shows as a new version on the next use. A frontend that can
+        read both at once (DataDirectory: fstat of the open file) overrides it."""
+        version = self.run_document_version(run_id)
+        try:
+            return self.run_metadata(run_id), version
+        except RunMetadataNotAvailable:
+            return None, version
 
     def run_document_changed(self, run_id: str) -> None:
         """The hook through which a frontend says run_id's document was written or removed,

@@ -194,13 +194,13 @@ class FrontendConformance:
             write_run_document(frontend, str(i), 10_000_000 * i, 10_000_000 * i + 2)
         st.define_run("_three", ["0", "1", "2"])
         reads = []
-        original = frontend.run_metadata
+        original = frontend.versioned_run_metadata    # what the run registry reads through
 
-        def counting(run_id, projection=None):
+        def counting(run_id):
             reads.append(run_id)
-            return original(run_id, projection=projection)
+            return original(run_id)
 
-        frontend.run_metadata = counting
+        frontend.versioned_run_metadata = counting
         first = st.get_array("_three", "records")
         n_first = len(reads)
         for _ in range(3):
