@@ -28,7 +28,7 @@ from .common import Location, StorageBackend, StorageFrontend, parse_dtype
 from .file_saver import CLAIM_WAIT_SECONDS, FileSaver, os_error, write_atomically
 from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
-                     metadata_path, temp_key)
+                     metadata_path, stat_metadata, temp_key)
 from .metadata_checks import metadata_problems, raise_if_problems
 from .strax_style import lineage_matches
 from ..naming import check_no_dash, is_superrun_id
@@ -116,9 +116,8 @@ class FileSystemBackend(StorageBackend):
 
     def get_metadata(self, folder):
         """The folder's metadata as written (parsed once per version of the file)."""
-        path = metadata_path(folder)
         try:
-            st = os.stat(path)
+            path, st = stat_metadata(folder)
         except FileNotFoundError:
             raise DataNotAvailable(f"No metadata file in {folder}; the data there is incomplete "
                                    f"or was never written") from None
@@ -129,7 +128,7 @@ class FileSystemBackend(StorageBackend):
             if e.errno == errno.ENAMETOOLONG:    # such a name cannot have been stored
                 raise DataNotAvailable(f"{folder}: the name is too long to be stored "
                                        f"here") from None
-            raise os_error(e, "reading the metadata", path) from e
+            raise os_error(e, "reading the metadata", metadata_path(folder)) from e
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self._md_cache.get(path)
         if cached is not None and cached[0] == stamp:
@@ -156,13 +155,12 @@ class FileSystemBackend(StorageBackend):
         naming what is wrong."""
         if md is None:
             md = self.get_metadata(folder)
-        path = metadata_path(folder)
-        if self._checked.get(path) is not md:
-            problems = metadata_problems(md, path)
+        if self._checked.get(folder) is not md:
+            problems = metadata_problems(md, f"the metadata of {folder}")
             if not problems:
                 problems = file_problems(folder, md)
             raise_if_problems(problems, f"Data in {folder}", _REMAKE)
-            self._checked[path] = md
+            self._checked[folder] = md
         return md
 
     def read_chunk(self, folder, md, info, dtype, out=None):

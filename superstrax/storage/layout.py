@@ -17,7 +17,7 @@ TEMP_MARK = "_temp-"
 REPLACED_MARK = ".replaced-"
 
 __all__ = ["TEMP_SUFFIX", "TEMP_MARK", "REPLACED_MARK", "temp_folder", "temp_key",
-           "is_temp_name", "dirname_to_prefix", "metadata_path", "is_key_name"]
+           "is_temp_name", "dirname_to_prefix", "metadata_path", "stat_metadata", "is_key_name"]
 
 
 def temp_folder(folder: str, writer_id: str) -> str:
@@ -56,6 +56,23 @@ def dirname_to_prefix(folder: str) -> str:
         name = name.split(REPLACED_MARK)[0]
     parts = name.split("-", 1)
     return parts[1] if len(parts) == 2 else name
+
+
+def stat_metadata(folder: str):
+    """(path, os.stat_result) of a folder's data metadata file, the name strax 2.x writes or
+    else the old 'metadata.json'. One system call where the file is there, two where it is
+    not (FileNotFoundError): a superrun's load asks every storage for every subrun, and in
+    all but one the folder is missing."""
+    path = os.path.join(folder, f"{dirname_to_prefix(folder)}-metadata.json")
+    try:
+        return path, os.stat(path)
+    except FileNotFoundError:
+        old = os.path.join(folder, "metadata.json")
+        try:
+            return old, os.stat(old)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def metadata_path(folder: str) -> str:
