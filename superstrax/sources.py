@@ -108,6 +108,21 @@ def availability(session, names, target, progress_bar=None):
     return np.array(result, dtype=bool)
 
 
+def with_availability(session, runs_table, available=(), progress_bar=None):
+    """runs_table with a <target>_available column for each target of available and of the
+    check_available option, keeping only the runs where every one of available is stored
+    (select_runs' table)."""
+    if isinstance(available, str):
+        available = (available,)
+    for target in tuple(available) + tuple(session.context_config.get("check_available") or ()):
+        col = f"{target}_available"
+        runs_table[col] = availability(session, runs_table["name"].tolist(), target,
+                                       progress_bar)
+        if target in available:
+            runs_table = runs_table[runs_table[col]].reset_index(drop=True)
+    return runs_table
+
+
 def keys_for_runs(session, target, run_ids) -> list:
     """The DataKeys of target for each run (lineages are resolved once unless options can
     depend on the run)."""
