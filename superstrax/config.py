@@ -291,6 +291,18 @@ def tracked_config(plugin_class, config):
     return tracked
 
 
+def option_defaults(options) -> dict:
+    """{name: default} of a {name: Option} mapping (the Context's takes_config): the
+    default, else what default_factory makes, else None (context options are never per run)."""
+    defaults = {}
+    for name, opt in options.items():
+        default = opt.default
+        if default is OMITTED and opt.default_factory is not OMITTED:
+            default = opt.default_factory()
+        defaults[name] = None if default is OMITTED else default
+    return defaults
+
+
 def describe_options(classes, config):
     """One row per option of each class: defaults, current value, whether it is tracked."""
     rows = []

@@ -9,11 +9,8 @@ from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
 from .chunk import DEFAULT_CHUNK_SIZE_MB
-from .errors import InvalidArgument, InvalidConfiguration, PluginError
-from .naming import check_no_dash
-from .options import (ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS,
-                      NO_EFFECT_OPTIONS, split_call_arguments)
-from .plugins.base import Plugin
+from .errors import InvalidArgument, InvalidConfiguration
+from .options import ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS, split_call_arguments
 from .plugins.registration import plugin_classes_in
 from .processors import PROCESSORS, resolve_processors
 from .session import Session
@@ -46,7 +43,7 @@ class Context:
             storage = []
         elif not isinstance(storage, (list, tuple)):
             storage = [storage]
-        self._session = Session(list(storage), {}, self._option_defaults(), {})
+        self._session = Session(list(storage), {}, cfg.option_defaults(type(self).takes_config), {})
         if processors is not None:
             self.processors = processors
         self.set_context_config(context_config)
@@ -96,16 +93,6 @@ class Context:
     def _changed(self):
         self._session.changed()
 
-    @classmethod
-    def _option_defaults(cls) -> dict:
-        defaults = {}
-        for name, opt in cls.takes_config.items():
-            default = opt.default
-            if default is cfg.OMITTED and opt.default_factory is not cfg.OMITTED:
-                default = opt.default_factory()
-            defaults[name] = None if default is cfg.OMITTED else default
-        return defaults
-
     def set_config(self, config=None, mode="update", _check_known=True):
         """Set plugin options: mode 'update' (default), 'setdefault' or 'replace'."""
         if mode not in ("update", "setdefault", "replace"):
@@ -130,27 +117,8 @@ class Context:
 
     def set_context_config(self, context_config=None, mode="update"):
         """Set context options (see CONTEXT_OPTIONS), e.g. {'write_superruns': True}."""
-        context_config = dict(context_config or {})
-        if mode == "replace":
-            self.context_config = self._option_defaults()
-        known = type(self).takes_config
-        for k, v in context_config.items():
-            if k in NO_EFFECT_OPTIONS:
-                if v != self.context_config.get(k):
-                    warnings.warn(f"Context option {k!r} is accepted for strax compatibility "
-                                  f"but has no effect in superstrax", UserWarning, stacklevel=2)
-            elif k not in known:
-                warnings.warn(f"Unknown context option {k!r}; it will do nothing. Known options: "
-                              f"{sorted(known)}", UserWarning, stacklevel=2)
-                continue
-            if mode == "setdefault":
-                self.context_config.setdefault(k, v)
-            else:
-                self.context_config[k] = v
-        for cls in set(self._plugin_class_registry.values()):
-            cfg.check_per_run_defaults(cls, self.config,
-                                       self.context_config["use_per_run_defaults"])
-        self._changed()
+        self._session.set_context_config(context_config, mode, type(self).takes_config,
+                                         stacklevel=3)
 
     def new_context(self, storage=(), config=None, register=None, deep_copy=False,
                     replace=False, processors=None, **context_config):
@@ -195,23 +163,7 @@ class Context:
         st.set_config of those options, or use_per_run_defaults=True, makes it usable (until
         then loading its data raises the same error).
         """
-        if isinstance(plugin_class, (list, tuple)):
-            for p in plugin_class:
-                self.register(p)
-            return
-        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
-            raise PluginError(f"register() takes Plugin subclasses, got {plugin_class!r}")
-        for d in plugin_class.provides_tuple():
-            if not isinstance(d, str):
-                raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
-                                  f"strings")
-            check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
-        for d in plugin_class.provides_tuple():
-            self._plugin_class_registry[d] = plugin_class
-        self._changed()
-        cfg.check_per_run_defaults(plugin_class, self.config,
-                                   self.context_config["use_per_run_defaults"])
-        return plugin_class
+        return self._session.register(plugin_class)
 
     def register_all(self, module):
         """Register every Plugin subclass in a module, also ones it imports (or a list of modules)."""
@@ -241,15 +193,7 @@ class Context:
 
     def data_info(self, data_type):
         """Field name, numpy type and description of each field of data_type."""
-        import pandas as pd
-        dtype = self.get_single_plugin("0", data_type).dtype_for(data_type)
-        rows = []
-        for name in dtype.names:
-            field = dtype.fields[name]
-            rows.append({"Field name": name, "Data type": str(field[0].base) +
-                         (str(field[0].shape) if field[0].shape else ""),
-                         "Comment": field[2] if len(field) > 2 else ""})
-        return pd.DataFrame(rows, columns=["Field name", "Data type", "Comment"])
+        return inspection.field_table(self.get_single_plugin("0", data_type).dtype_for(data_type))
 
     def search_field(self, pattern, include_code_usage=True, return_matches=False):
         """Which data types have fields matching a glob pattern, and which plugin methods
@@ -262,10 +206,7 @@ class Context:
 
     def search_field_usage(self, search_string, plugin=None):
         """'Class.method' of each plugin method whose source mentions search_string."""
-        classes = inspection._classes(self._session) if plugin is None else \
-            [p if isinstance(p, type) else type(p)
-             for p in (plugin if isinstance(plugin, (list, tuple)) else [plugin])]
-        return inspection.field_usage(classes, search_string)
+        return inspection.field_usage_in(self._session, search_string, plugin)
 
     def data_itemsize(self, data_type):
         """Bytes of one row of data_type."""
@@ -482,31 +423,23 @@ class Context:
             df = self._session.runs.with_superrun_modes(df)
         df = runs.filter_runs(df, run_mode=run_mode, run_id=run_id, include_tags=include_tags,
                               exclude_tags=exclude_tags, pattern_type=pattern_type)
-        if isinstance(available, str):
-            available = (available,)
-        for target in tuple(available) + tuple(self.context_config.get("check_available") or ()):
-            col = f"{target}_available"
-            df[col] = self._availability(df["name"].tolist(), target, progress_bar)
-            if target in available:
-                df = df[df[col]].reset_index(drop=True)
-        self.runs = df
+        self.runs = df = sources.with_availability(self._session, df, available, progress_bar)
         return df
 
     def list_available(self, target, runs=None, **kwargs):
         """Names of the runs (and superruns) for which target is stored."""
         self._check_kwargs(kwargs, "list_available")
         names = self.scan_runs()["name"].tolist() if runs is None else [run_id_text(r) for r in runs]
-        return [n for n, ok in zip(names, self._availability(names, target, False)) if ok]
-
-    def _availability(self, names, target, progress_bar=None):
-        return sources.availability(self._session, names, target, progress_bar)
+        available = sources.availability(self._session, names, target, False)
+        return [n for n, ok in zip(names, available) if ok]
 
     # --- getting data ----------------------------------------------------------------------------
-    def _check_kwargs(self, kwargs, where):
+    def _check_kwargs(self, kwargs, where, stacklevel=3):
+        """Warn, at the line calling the public method where, of arguments that do nothing."""
         for k in kwargs:
             if k not in ACCEPTED_GET_KWARGS:
                 warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
-                              UserWarning, stacklevel=3)
+                              UserWarning, stacklevel=stacklevel)
 
     def _progress_enabled(self, progress_bar):
         return self._session.progress_enabled(progress_bar)
@@ -523,9 +456,7 @@ class Context:
             raise InvalidArgument(f"{where}(processor={processor!r}): this context's processors "
                                   f"are {sorted(self.processors)}")
         settings, rest, unknown = split_call_arguments(kwargs)
-        for k in unknown:
-            warnings.warn(f"{where}() got unknown argument {k!r}; it does nothing",
-                          UserWarning, stacklevel=3)
+        self._check_kwargs(unknown, where, stacklevel=4)   # one frame deeper than the others
         return (self.new_context(**settings) if settings else self), rest
 
     def get_components(self, run_id, targets=(), save=(), combining=False, chunk_number=None,

@@ -258,6 +258,28 @@ def plugins_with_missing_dependencies(session) -> list:
 
 
 # --- fields ------------------------------------------------------------------------------------
+def field_table(dtype):
+    """A DataFrame of a structured dtype's fields: name, numpy type (with the shape of an
+    array field) and comment (the title), what the Context's data_info shows."""
+    import pandas as pd
+    rows = []
+    for name in dtype.names:
+        spec = dtype.fields[name]
+        rows.append({"Field name": name, "Data type": str(spec[0].base) +
+                     (str(spec[0].shape) if spec[0].shape else ""),
+                     "Comment": spec[2] if len(spec) > 2 else ""})
+    return pd.DataFrame(rows, columns=["Field name", "Data type", "Comment"])
+
+
+def field_usage_in(session, name: str, plugin=None) -> list:
+    """field_usage over the registered plugin classes, or over plugin: a class, an instance,
+    or a list or tuple of either."""
+    if plugin is None:
+        return field_usage(_classes(session), name)
+    plugins = plugin if isinstance(plugin, (list, tuple)) else [plugin]
+    return field_usage([p if isinstance(p, type) else type(p) for p in plugins], name)
+
+
 def field_usage(classes, name: str) -> list:
     """'Class.method' for each function defined in classes whose source mentions name."""
     found = []

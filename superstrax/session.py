@@ -8,18 +8,24 @@ handed its Session and never the Context. A Session holds:
 - the context options (`context_config`, read with `option(name)`),
 - the storage and the routing rules over it (`find_frontend`, `writable_frontend`,
   `data_metadata`, `get_meta`, `is_stored`),
-- keys (`key_for`) and the run registry (`runs`: run documents, superrun specs).
+- keys (`key_for`) and the run registry (`runs`: run documents, superrun specs),
+- the checks made when plugins are registered and context options set (`register`,
+  `set_context_config`; the Context's methods of those names forward here).
 
 The Context keeps the same dict and list objects, so `st.config[...] = ...` or
 `st.storage.append(...)` are seen here; it calls `changed()` after every setter.
 """
+import warnings
+
 import numpy as np
 
 from ._version import STRAX_FORMAT_VERSION, __version__
-from .errors import DataNotAvailable, InvalidArgument, SuperrunError
+from .config import check_per_run_defaults, option_defaults
+from .errors import DataNotAvailable, InvalidArgument, PluginError, SuperrunError
 from .lineage import LineageResolver
 from .naming import check_no_dash, is_superrun_id
-from .options import CONTEXT_OPTIONS
+from .options import CONTEXT_OPTIONS, NO_EFFECT_OPTIONS
+from .plugins.base import Plugin
 from .runs.registry import RunRegistry
 from .storage.common import DataKey, StorageFrontend
 from .utils import to_str_tuple
@@ -57,6 +63,60 @@ class Session:
         if progress_bar is None:
             return bool(self.option("progress_bar"))
         return bool(progress_bar)
+
+    # --- registering plugins, setting context options ----------------------------------------
+    def register(self, plugin_class):
+        """Register a plugin class (or a list or tuple of them) for each data type it
+        provides; later registrations win. Returns the class (None for a list).
+
+        A plugin with per-run defaults in a session without use_per_run_defaults raises
+        InvalidConfiguration after it is registered (as strax; see Context.register)."""
+        if isinstance(plugin_class, (list, tuple)):
+            for p in plugin_class:
+                self.register(p)
+            return None
+        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
+            raise PluginError(f"register() takes Plugin subclasses, got {plugin_class!r}")
+        provides = plugin_class.provides_tuple()
+        for d in provides:      # all checked before any is registered
+            if not isinstance(d, str):
+                raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
+                                  f"strings")
+            check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
+        for d in provides:
+            self.plugins[d] = plugin_class
+        self.changed()
+        check_per_run_defaults(plugin_class, self.config,
+                               self.context_config["use_per_run_defaults"])
+        return plugin_class
+
+    def set_context_config(self, context_config, mode: str, known, stacklevel: int = 2):
+        """Set context options; known is the Context's takes_config ({name: Option}).
+
+        mode 'replace' starts again from known's defaults, 'setdefault' keeps what is set,
+        anything else updates. An option strax's executor had warns when its value changes
+        (it does nothing here); one not in known warns and is left out. Warnings point
+        stacklevel frames up (2: at the caller of this method)."""
+        if mode == "replace":
+            self.context_config = option_defaults(known)
+        for k, v in dict(context_config or {}).items():
+            if k in NO_EFFECT_OPTIONS:
+                if v != self.context_config.get(k):
+                    warnings.warn(f"Context option {k!r} is accepted for strax compatibility "
+                                  f"but has no effect in superstrax", UserWarning,
+                                  stacklevel=stacklevel)
+            elif k not in known:
+                warnings.warn(f"Unknown context option {k!r}; it will do nothing. Known options: "
+                              f"{sorted(known)}", UserWarning, stacklevel=stacklevel)
+                continue
+            if mode == "setdefault":
+                self.context_config.setdefault(k, v)
+            else:
+                self.context_config[k] = v
+        # a changed use_per_run_defaults is checked against every plugin, as at register time
+        for cls in set(self.plugins.values()):
+            check_per_run_defaults(cls, self.config, self.context_config["use_per_run_defaults"])
+        self.changed()
 
     # --- plugins and lineage -----------------------------------------------------------------
     @property

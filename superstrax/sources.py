@@ -14,6 +14,7 @@ from .chunk import DEFAULT_CHUNK_SIZE_MB, Rechunker
 from .errors import DataNotAvailable
 from .plugins.base import SaveWhen
 from .progress import make_bar
+from .utils import convert_tuple_to_list
 
 
 def _as_tuple(x) -> tuple:
@@ -107,6 +108,21 @@ def availability(session, names, target, progress_bar=None):
     return np.array(result, dtype=bool)
 
 
+def with_availability(session, runs_table, available=(), progress_bar=None):
+    """runs_table with a <target>_available column for each target of available and of the
+    check_available option, keeping only the runs where every one of available is stored
+    (select_runs' table)."""
+    if isinstance(available, str):
+        available = (available,)
+    for target in tuple(available) + tuple(session.context_config.get("check_available") or ()):
+        col = f"{target}_available"
+        runs_table[col] = availability(session, runs_table["name"].tolist(), target,
+                                       progress_bar)
+        if target in available:
+            runs_table = runs_table[runs_table[col]].reset_index(drop=True)
+    return runs_table
+
+
 def keys_for_runs(session, target, run_ids) -> list:
     """The DataKeys of target for each run (lineages are resolved once unless options can
     depend on the run)."""
@@ -167,28 +183,20 @@ def accumulate(chunks, fields=None, function=None, store_first_for_others=True,
     return result
 
 
-def _lists(x):
-    """Tuples as lists, recursively (a lineage read back from JSON has lists)."""
-    if isinstance(x, (list, tuple)):
-        return [_lists(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _lists(v) for k, v in x.items()}
-    return x
-
-
 def metadata_and_lineage(session, data):
-    """(metadata or None, lineage) of (run_id, data type), a metadata dict or a JSON path."""
+    """(metadata or None, lineage) of (run_id, data type), a metadata dict or a JSON path.
+    Lineages come with tuples as lists, as read back from JSON, so that any two compare."""
     if isinstance(data, (tuple, list)):
         run_id, target = data
         if session.is_stored(run_id, target):
             md = session.get_meta(run_id, target)
-            return md, _lists(md["lineage"])
-        return None, _lists(session.key_for(run_id, target).lineage)
+            return md, convert_tuple_to_list(md["lineage"])
+        return None, convert_tuple_to_list(session.key_for(run_id, target).lineage)
     if isinstance(data, str):
         with open(data) as f:
             data = json.load(f)
     if isinstance(data, dict):
-        return data, _lists(data["lineage"])
+        return data, convert_tuple_to_list(data["lineage"])
     raise ValueError(f"compare_metadata takes (run_id, data_type), a metadata dict or the "
                      f"path of a metadata JSON file, got {data!r}")
 

@@ -8,7 +8,7 @@ import pytest
 
 import superstrax as sx
 from superstrax.storage.memory import MemoryFrontend
-from superstrax.testutils import PeakClassification, Peaks, Records
+from superstrax.testutils import CHUNK_NS, RUN_SPAN, PeakClassification, Peaks, Records
 
 RUN = "0"
 
@@ -380,3 +380,76 @@ def test_data_info_lists_each_field_with_its_type_and_comment(tmp_path):
     assert list(info["Field name"]) == ["time", "endtime", "type"]
     assert info.set_index("Field name").loc["type", "Data type"] == "int8"
     assert info.set_index("Field name").loc["type", "Comment"] == "Classification of the peak."
+    # an array field shows its shape after the element type
+    records = make_context(tmp_path, Records).data_info("records").set_index("Field name")
+    assert records.loc["data", "Data type"] == "int16(110,)"
+
+
+# --- registering plugins and setting context options (the Session does both for the Context) ---
+def test_register_returns_the_class_and_refuses_what_is_not_a_plugin_class(tmp_path):
+    st = make_context(tmp_path, Records)
+    st.config["bonus_area"] = 0         # Peaks' option has only per-run defaults
+    assert st.register(CutPeaks) is CutPeaks        # usable as a class decorator, as strax's
+    assert st.register([Peaks, PeakClassification]) is None
+    assert st.provided_dtypes()["cut_peaks"] is CutPeaks
+    types = {"records", "peaks", "lone_hits", "cut_peaks", "peak_classification"}
+    assert set(st.provided_dtypes()) == types
+    for not_a_class in (Records(), object, "records"):
+        with pytest.raises(sx.PluginError, match="takes Plugin subclasses"):
+            st.register(not_a_class)
+    assert set(st.provided_dtypes()) == types
+
+
+def test_a_plugin_providing_a_name_with_a_dash_registers_none_of_its_types(tmp_path):
+    class Dashed(sx.Plugin):
+        __version__ = "0.0.1"
+        provides = ("fine_type", "bad-type")
+        depends_on = ("records",)
+        dtype = list(sx.dtypes.time_fields)
+
+    class NotAName(Dashed):
+        provides = ("fine_type", 3)
+
+    st = make_context(tmp_path, Records)
+    with pytest.raises(sx.InvalidName, match="bad-type"):
+        st.register(Dashed)
+    with pytest.raises(sx.PluginError, match="data types are strings"):
+        st.register(NotAName)
+    assert set(st.provided_dtypes()) == {"records"}
+
+
+def test_set_context_config_modes_and_the_line_its_warnings_point_at(tmp_path):
+    import warnings
+    st = make_context(tmp_path, Records)
+    st.set_context_config({"write_superruns": True, "store_run_fields": ("mode",)})
+    st.set_context_config({"write_superruns": False}, mode="setdefault")
+    assert st.context_config["write_superruns"] is True          # setdefault keeps what is set
+    st.set_context_config({"allow_rechunk": False}, mode="replace")
+    assert st.context_config["allow_rechunk"] is False
+    assert st.context_config["write_superruns"] is False         # back to the default
+    assert st.context_config["store_run_fields"] == ()
+    with pytest.warns(UserWarning) as caught:
+        st.set_context_config({"no_such_option": 1, "allow_multiprocess": True})
+    assert [w.filename for w in caught] == [__file__, __file__]  # the user's line
+    assert "no_such_option" not in st.context_config
+    assert st.context_config["allow_multiprocess"] is True       # kept, though it does nothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # strax's executor options warn only when changed
+        st.set_context_config({"allow_multiprocess": True})
+        st.set_context_config(None)
+
+
+def test_select_runs_adds_a_column_per_checked_target_and_filters_on_available(tmp_path):
+    storage = sx.DataDirectory(str(tmp_path / "runs"), provide_run_metadata=True)
+    st = sx.Context(storage=storage, register=Records, progress_bar=False,
+                    check_available=("records",))
+    for run in ("1", "2"):
+        sx.testutils.write_run_document(storage, run, RUN_SPAN * int(run),
+                                        RUN_SPAN * int(run) + 4 * CHUNK_NS, mode="calib")
+    st.make("2", "records")
+    table = st.select_runs()          # check_available: a column, but every run is listed
+    assert dict(zip(table["name"], table["records_available"])) == {"1": False, "2": True}
+    assert st.runs is table
+    only = st.select_runs(available="records")
+    assert list(only["name"]) == ["2"] and list(only.index) == [0]
+    assert st.list_available("records") == ["2"]
