@@ -9,7 +9,7 @@ from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
 from .chunk import DEFAULT_CHUNK_SIZE_MB
-from .errors import InvalidArgument, InvalidConfiguration
+from .errors import InvalidArgument, InvalidConfiguration, check_config_mode
 from .options import ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS, split_call_arguments
 from .plugins.registration import plugin_classes_in
 from .processors import PROCESSORS, resolve_processors
@@ -95,9 +95,7 @@ class Context:
 
     def set_config(self, config=None, mode="update", _check_known=True):
         """Set plugin options: mode 'update' (default), 'setdefault' or 'replace'."""
-        if mode not in ("update", "setdefault", "replace"):
-            raise InvalidConfiguration(f"set_config mode must be update, setdefault or replace, "
-                                       f"got {mode!r}")
+        check_config_mode(mode, "set_config")
         config = dict(config or {})
         if mode == "replace":
             self.config = {}

@@ -29,6 +29,20 @@ class InvalidConfiguration(SuperstraxError):
     """A plugin option or context option has an unusable value."""
 
 
+class InvalidConfigMode(InvalidConfiguration, RuntimeError):
+    """set_config / set_context_config got a mode other than update, setdefault or replace
+    (a RuntimeError too, as strax raises)."""
+
+
+CONFIG_MODES = ("update", "setdefault", "replace")
+
+
+def check_config_mode(mode, method):
+    if mode not in CONFIG_MODES:
+        raise InvalidConfigMode(f"{method} mode must be update, setdefault or replace, got "
+                                f"{mode!r}")
+
+
 class CannotSplit(SuperstraxError):
     """A chunk cannot be split at the requested time without cutting a row."""
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from ._version import STRAX_FORMAT_VERSION, __version__
 from .config import check_per_run_defaults, option_defaults
-from .errors import DataNotAvailable, InvalidArgument, PluginError, SuperrunError
+from .errors import (DataNotAvailable, InvalidArgument, PluginError, SuperrunError,
+                     check_config_mode)
 from .lineage import LineageResolver
 from .naming import check_no_dash, is_superrun_id
 from .options import CONTEXT_OPTIONS, NO_EFFECT_OPTIONS
@@ -94,9 +95,10 @@ class Session:
         """Set context options; known is the Context's takes_config ({name: Option}).
 
         mode 'replace' starts again from known's defaults, 'setdefault' keeps what is set,
-        anything else updates. An option strax's executor had warns when its value changes
+        'update' sets what is given. An option strax's executor had warns when its value changes
         (it does nothing here); one not in known warns and is left out. Warnings point
         stacklevel frames up (2: at the caller of this method)."""
+        check_config_mode(mode, "set_context_config")
         if mode == "replace":
             self.context_config = option_defaults(known)
         for k, v in dict(context_config or {}).items():

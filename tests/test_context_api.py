@@ -453,3 +453,13 @@ def test_select_runs_adds_a_column_per_checked_target_and_filters_on_available(t
     only = st.select_runs(available="records")
     assert list(only["name"]) == ["2"] and list(only.index) == [0]
     assert st.list_available("records") == ["2"]
+
+
+@pytest.mark.parametrize("method", ["set_config", "set_context_config"])
+def test_an_unknown_config_mode_is_refused_as_strax_refuses_it(tmp_path, method):
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], progress_bar=False)
+    before = (dict(st.config), dict(st.context_config))
+    with pytest.raises(RuntimeError, match="update, setdefault or replace") as info:
+        getattr(st, method)({"forbid_creation_of": ("x",)}, mode="overwrite")
+    assert isinstance(info.value, sx.InvalidConfiguration)
+    assert (dict(st.config), dict(st.context_config)) == before
