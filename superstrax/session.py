@@ -15,6 +15,7 @@ handed its Session and never the Context. A Session holds:
 The Context keeps the same dict and list objects, so `st.config[...] = ...` or
 `st.storage.append(...)` are seen here; it calls `changed()` after every setter.
 """
+import logging
 import warnings
 
 import numpy as np
@@ -68,7 +69,9 @@ class Session:
     # --- registering plugins, setting context options ----------------------------------------
     def register(self, plugin_class):
         """Register a plugin class (or a list or tuple of them) for each data type it
-        provides; later registrations win. Returns the class (None for a list).
+        provides; later registrations win, and a class they displace from some of its data
+        types is deregistered from all of them (strax's rule). Returns the class (None for a
+        list).
 
         A plugin with per-run defaults in a session without use_per_run_defaults raises
         InvalidConfiguration after it is registered (as strax; see Context.register)."""
@@ -84,8 +87,21 @@ class Session:
                 raise PluginError(f"{plugin_class.__name__} provides {d!r}: data types are "
                                   f"strings")
             check_no_dash(d, f"data type (provided by {plugin_class.__name__})")
+        displaced = {self.plugins[d] for d in provides
+                     if d in self.plugins and self.plugins[d] is not plugin_class}
         for d in provides:
             self.plugins[d] = plugin_class
+        for old in displaced:
+            # A class registered for only some of what it provides would make those from one
+            # class and the rest from another: it goes from the rest too, as in strax.
+            rest = [d for d, cls in self.plugins.items() if cls is old]
+            if rest:
+                logging.getLogger("strax").warning(
+                    f"{plugin_class.__name__} provides some of what the multi-output plugin "
+                    f"{old.__name__} provides; {old.__name__} is deregistered, also from "
+                    f"{', '.join(rest)}")
+                for d in rest:
+                    del self.plugins[d]
         self.changed()
         check_per_run_defaults(plugin_class, self.config,
                                self.context_config["use_per_run_defaults"])

@@ -463,3 +463,27 @@ def test_an_unknown_config_mode_is_refused_as_strax_refuses_it(tmp_path, method)
         getattr(st, method)({"forbid_creation_of": ("x",)}, mode="overwrite")
     assert isinstance(info.value, sx.InvalidConfiguration)
     assert (dict(st.config), dict(st.context_config)) == before
+
+
+def test_a_plugin_that_takes_over_part_of_a_multi_output_plugin_deregisters_it(tmp_path,
+                                                                                caplog):
+    class Both(sx.Plugin):
+        provides = ("left", "right")
+        depends_on = ()
+        data_kind = "things"
+        dtype = [("time", np.int64), ("endtime", np.int64)]
+
+    class OnlyLeft(sx.Plugin):
+        provides = "left"
+        depends_on = ()
+        data_kind = "things"
+        dtype = [("time", np.int64), ("endtime", np.int64)]
+
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Both],
+                    progress_bar=False)
+    with caplog.at_level(logging.WARNING, logger="strax"):
+        st.register(OnlyLeft)
+    assert st._plugin_class_registry == {"left": OnlyLeft}
+    assert "Both is deregistered, also from right" in caplog.text
+    with pytest.raises(KeyError):
+        st.key_for("1", "right")

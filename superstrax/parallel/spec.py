@@ -41,8 +41,8 @@ class ContextSpec:
     def build(self):
         """A Session (what a Context holds) with this storage, these plugins and options.
 
-        The registry is restored as a mapping, not by registering classes again: a class
-        registered later may have replaced only some of what an earlier one provides."""
+        The registry is restored as a mapping, not by registering classes again: that would
+        run registration's checks and warnings once more in every worker."""
         from ..session import Session
         return Session(list(self.storage), dict(self.config), dict(self.context_config),
                        dict(self.plugins))
