@@ -46,7 +46,9 @@ class Context:
         self._session = Session(list(storage), {}, cfg.option_defaults(type(self).takes_config), {})
         if processors is not None:
             self.processors = processors
-        self.set_context_config(context_config)
+        # stacklevel 3: a warning about an option points at the line that made the context
+        self._session.set_context_config(context_config, "update", type(self).takes_config,
+                                         stacklevel=3)
         if config:
             # Plugins are registered after their options are set (per-run defaults need
             # them), so unknown options are reported once everything is registered.

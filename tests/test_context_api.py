@@ -487,3 +487,9 @@ def test_a_plugin_that_takes_over_part_of_a_multi_output_plugin_deregisters_it(t
     assert "Both is deregistered, also from right" in caplog.text
     with pytest.raises(KeyError):
         st.key_for("1", "right")
+
+
+def test_an_unknown_context_option_warns_at_the_line_that_made_the_context(tmp_path):
+    with pytest.warns(UserWarning, match="Unknown context option 'no_such_option'") as caught:
+        sx.Context(storage=[sx.DataDirectory(str(tmp_path))], no_such_option=1)
+    assert [w.filename for w in caught if "no_such_option" in str(w.message)] == [__file__]
