@@ -7,6 +7,8 @@ Every step runs in a fresh Python process (so no step profits from another's imp
 page cache of its own outputs), and prints one JSON line that the driver collects:
 
   serial     make --runs runs of a CPU-bound source plugin one after another
+  halves     the floor: two independent serial makes of half the runs each, started together
+             in two processes (serial / halves = what two workers can gain on this machine)
   processes  the same with max_workers=2 (speedup = serial / processes; >= 1.7 expected on 2
              idle cores; worker start-up is included)
 Each make also reports the CPU seconds it took in all its processes, which a busy machine
@@ -58,7 +60,10 @@ def cpu_with_children():
 # --- steps (each in its own process) ------------------------------------------------------
 def step_make(args, how):
     st = context(args.dir, work=args.work)
-    runs = [str(i) for i in range(1, args.runs + 1)]
+    runs = [str(i) for i in range(args.first_run, args.first_run + args.runs)]
+    if args.wait_for_go:
+        print("ready", flush=True)          # imports done; the driver starts both at once
+        sys.stdin.readline()
     out = {"step": how, "runs": args.runs}
     if how == "dask":
         import distributed
@@ -121,6 +126,34 @@ def step_histogram(args):
             "worker_peak_rss_mb": sorted(peaks.values())}
 
 
+def step_halves(args):
+    """The floor of any parallel make on this machine: two independent serial makes of half
+    the runs each, in two processes started together (each in its own directory, sharing
+    nothing). serial / this is the most two workers can gain here; a machine whose two CPUs
+    share a core, or slow down when both are busy, gains less than 2x."""
+    half = args.runs // 2
+    procs = []
+    for i, (first, n) in enumerate(((1, half), (1 + half, args.runs - half))):
+        d = os.path.join(args.dir, f"half{i}")
+        os.makedirs(d)
+        cmd = [sys.executable, __file__, "--step", "serial", "--dir", d, "--runs", str(n),
+               "--first-run", str(first), "--work", str(args.work), "--wait-for-go"]
+        procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True))
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    # Each times its own make, as the other steps do (not its interpreter's exit); both
+    # started at once, so the slower one is when the pair is done.
+    seconds = max(r["seconds"] for r in results)
+    return {"step": "halves", "runs": args.runs, "seconds": seconds,
+            "each_s": [r["seconds"] for r in results],
+            "cpu_s": sum(r["cpu_s"] for r in results)}
+
+
 # --- driver ---------------------------------------------------------------------------------
 def run_step(step, args):
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,19 +173,27 @@ def main():
     parser.add_argument("--work", type=int, default=300)
     parser.add_argument("--big-mb", type=float, default=1200)
     parser.add_argument("--memory-limit-mb", type=float, default=600)
-    parser.add_argument("--step", choices=["serial", "processes", "dask", "histogram"])
+    parser.add_argument("--step", choices=["serial", "processes", "dask", "histogram", "halves"])
+    parser.add_argument("--first-run", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--wait-for-go", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dir")
     parser.add_argument("--only", nargs="*", help="steps to run (default: all)")
     args = parser.parse_args()
     if args.step:
-        result = step_histogram(args) if args.step == "histogram" else step_make(args, args.step)
+        if args.step == "histogram":
+            result = step_histogram(args)
+        elif args.step == "halves":
+            result = step_halves(args)
+        else:
+            result = step_make(args, args.step)
         print(json.dumps(result))
         return
     print(f"superstrax {sx.__version__}, {os.cpu_count()} CPUs; each step in a fresh process")
-    steps = args.only or ["serial", "processes", "dask", "histogram"]
+    steps = args.only or ["serial", "halves", "processes", "dask", "histogram"]
     results = {s: run_step(s, args) for s in steps}
     serial = results.get("serial", {}).get("seconds")
-    for s in ("serial", "processes", "dask"):
+    floor = results.get("halves", {}).get("seconds")
+    for s in ("serial", "halves", "processes", "dask"):
         if s in results:
             r = results[s]
             line = f"{s:>10}: {r['runs']} runs in {r['seconds']:.2f} s"
@@ -161,6 +202,8 @@ def main():
             line += f"; {r['cpu_s']:.1f} CPU s"
             if serial and s != "serial":
                 line += f" ({results['serial']['cpu_s'] / r['cpu_s']:.0%} of serial's work)"
+            if floor and s in ("processes", "dask"):
+                line += f"; {floor / r['seconds']:.0%} of the floor's speed"
             if "cluster_start_s" in r:
                 line += f"  (cluster start {r['cluster_start_s']:.1f} s, not included)"
             print(line)
