@@ -33,7 +33,8 @@ def hashablize(obj):
     if type(obj) in _SCALARS:
         # The common leaves (a superrun's spec has one per subrun) skip the generic checks.
         return obj
-    if isinstance(obj, Mapping):
+    if type(obj) is not dict and isinstance(obj, Mapping):
+        # (a plain dict skips the ABC check, whose first call in a process is slow)
         obj = dict(obj)
     try:
         hash(obj)
@@ -59,4 +60,18 @@ def deterministic_hash(thing, length=10):
     """Short lowercase base32 sha1 of thing's canonical JSON (strax's lineage hash)."""
     text = json.dumps(hashablize(thing), cls=NumpyJSONEncoder)
     digest = hashlib.sha1(text.encode("ascii")).digest()
-    return base64.b32encode(digest)[:length].decode("ascii").lower()
+    return b32_prefix(digest, length)
+
+
+_B32_LOWER = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def b32_prefix(data: bytes, length: int) -> str:
+    """base64.b32encode(data)[:length].decode().lower(), for length <= 8 * len(data) / 5
+    (no padding), computed from the bits directly: b32encode's first call in a process
+    builds a 1,024-entry table, a tenth of a small first load."""
+    if length * 5 > len(data) * 8:
+        return base64.b32encode(data)[:length].decode("ascii").lower()
+    n_bytes = (length * 5 + 7) // 8
+    bits = int.from_bytes(data[:n_bytes], "big") >> (n_bytes * 8 - length * 5)
+    return "".join(_B32_LOWER[(bits >> (5 * (length - 1 - i))) & 31] for i in range(length))
