@@ -49,6 +49,19 @@ def test_executor_as_a_context_option_and_failures_on_dask(tmp_path, client):
     assert [st.is_stored(r, "pulses") for r in RUNS] == [True, True, False, True]
 
 
+def test_one_context_makes_on_dask_many_times_in_a_row(tmp_path, client):
+    """Each call sends the same context. Sent under its content hash, a call's context had the
+    key the previous call had just released, and the scheduler, forgetting it, cancelled the
+    new call's tasks ("lost dependencies"): one call in ten failed on a loaded machine."""
+    st = pp.context(tmp_path / "data", n_chunks=2, rows_per_chunk=10)
+    runs = [str(r) for r in range(1, 25)]
+    pp.write_run_documents(st, runs, n_chunks=2)
+    for pair in zip(runs[::2], runs[1::2]):
+        st.make(list(pair), "pulses", executor=client)
+        st.make(list(pair), "doubled", executor=client)
+    assert all(st.is_stored(r, "doubled") for r in runs)
+
+
 @pytest.fixture
 def stored(tmp_path, client):
     """Four runs of pulses (10 chunks each) made on the cluster, a superrun of them defined."""
