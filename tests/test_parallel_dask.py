@@ -49,6 +49,50 @@ def test_executor_as_a_context_option_and_failures_on_dask(tmp_path, client):
     assert [st.is_stored(r, "pulses") for r in RUNS] == [True, True, False, True]
 
 
+def test_one_context_makes_on_dask_many_times_in_a_row(tmp_path, client):
+    """Each call sends the same context. Sent under its content hash, a call's context had the
+    key the previous call had just released, and the scheduler, forgetting it, cancelled the
+    new call's tasks ("lost dependencies"): one call in ten failed on a loaded machine."""
+    st = pp.context(tmp_path / "data", n_chunks=2, rows_per_chunk=10)
+    runs = [str(r) for r in range(1, 25)]
+    pp.write_run_documents(st, runs, n_chunks=2)
+    for pair in zip(runs[::2], runs[1::2]):
+        st.make(list(pair), "pulses", executor=client)
+        st.make(list(pair), "doubled", executor=client)
+    assert all(st.is_stored(r, "doubled") for r in runs)
+
+
+@pytest.fixture
+def workers_elsewhere(tmp_path, client):
+    """The cluster's workers moved into an empty directory of their own (as workers started by
+    a batch system are), and back afterwards."""
+    import os
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    before = client.run(os.getcwd)
+    client.run(os.chdir, str(elsewhere))
+    yield elsewhere
+    for address, cwd in before.items():
+        client.run(os.chdir, cwd, workers=[address])
+
+
+def test_a_relative_data_directory_is_the_callers_on_workers_elsewhere(
+        tmp_path, monkeypatch, client, workers_elsewhere):
+    import os
+    (tmp_path / "client").mkdir()
+    monkeypatch.chdir(tmp_path / "client")
+    st = pp.context("data", n_chunks=3, rows_per_chunk=20)
+    st.make(RUNS, "doubled", executor=client)
+    frame = st.get_dask("2", ["pulses", "doubled"])
+    got = computed(frame, client).reset_index(drop=True)
+    assert os.listdir(workers_elsewhere) == []
+    assert st.storage[0].path == "data"
+    serial = pp.context(tmp_path / "serial", n_chunks=3, rows_per_chunk=20)
+    serial.make(RUNS, "doubled")
+    assert_same_storage(tmp_path / "serial", tmp_path / "client" / "data")
+    pd.testing.assert_frame_equal(got, serial.get_df("2", ["pulses", "doubled"]))
+
+
 @pytest.fixture
 def stored(tmp_path, client):
     """Four runs of pulses (10 chunks each) made on the cluster, a superrun of them defined."""

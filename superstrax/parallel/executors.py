@@ -29,8 +29,13 @@ def run_with_executor(executor, context_blob: bytes, tasks: list,
 
 def _run_on_dask(client, context_blob, tasks, on_outcome, save, make_kwargs):
     distributed = require("distributed")
-    # The context is sent to the cluster once and shared by every task.
-    [blob_future] = client.scatter([context_blob], broadcast=False, hash=True)
+    # The context is sent to the cluster once per call and shared by that call's tasks. Its
+    # key is random (hash=False), not the content hash: a second call with the same context
+    # (make pulses, then doubled) would scatter under the key the first call has just
+    # released, and when the scheduler forgets that key after the new tasks were submitted
+    # they are cancelled for "lost dependencies" (dask/distributed#8576; seen in 5 of 40
+    # back-to-back calls on a loaded machine).
+    [blob_future] = client.scatter([context_blob], broadcast=False, hash=False)
     futures = {}
     for t in tasks:
         f = client.submit(make_run, blob_future, t.run_id, t.targets, t.keys, save, make_kwargs,

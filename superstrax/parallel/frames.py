@@ -28,6 +28,7 @@ from ..planning import ChainNode, LoadNode, MergeNode
 from ..storage.common import _overlaps, parse_dtype
 from ..validation import run_id_text
 from .dask_support import require
+from .spec import with_absolute_paths
 
 
 @dataclass
@@ -193,6 +194,15 @@ def _sources(plan, run_id, targets, time_range):
             f"executor=<dask Client>")
     first_loads = parts[0][1]
     dtypes = [parse_dtype(first_loads[t].metadata, str(first_loads[t].key)) for t in targets]
+    # Partitions are read in Dask workers, whose working directory may not be ours: they get
+    # the frontends with absolute paths (one copy of each per frame).
+    shipped = {}
+
+    def frontend_of(node):
+        if id(node.frontend) not in shipped:
+            shipped[id(node.frontend)] = with_absolute_paths(node.frontend)
+        return shipped[id(node.frontend)]
+
     sources, infos = [], []
     for part, loads in parts:
         if part is None:
@@ -206,10 +216,10 @@ def _sources(plan, run_id, targets, time_range):
         for info in main.metadata.get("chunks") or ():
             if not info.get("n") or (hull is not None and not _overlaps(info, hull)):
                 continue
-            others = tuple((n.frontend, n.key, _overlapping(n.metadata, info))
+            others = tuple((frontend_of(n), n.key, _overlapping(n.metadata, info))
                            for n in (loads[t] for t in targets[1:]))
             sources.append(PartitionSource(
-                main.frontend, main.key, info["chunk_i"], ranges, hull,
+                frontend_of(main), main.key, info["chunk_i"], ranges, hull,
                 plan.run_id if part is not None else None, others))
             infos.append(info)
     return sources, infos, dtypes

@@ -4,10 +4,18 @@ What a worker needs to make the same data into the same storage: the plugin clas
 reference when importable, by value when defined in a notebook or a function, through
 cloudpickle), the plugin options, the context options and the storage frontends with their
 paths. Caches (lineages, run documents) are not shipped: a rebuilt context fills its own.
+
+Relative paths of frontends (DataDirectory("./data")) are made absolute when the spec is made,
+in the calling process: a Dask worker started elsewhere (dask-jobqueue on a batch system) runs
+in another working directory and would write to, and read from, another folder. The caller's
+frontends are not changed; the spec holds copies.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
+import os
+import pathlib
 import pickle
 from dataclasses import dataclass, field
 
@@ -29,7 +37,8 @@ class ContextSpec:
     def from_session(cls, session) -> "ContextSpec":
         context_config = {k: (None if k in LOCAL_ONLY_OPTIONS else v)
                           for k, v in session.context_config.items()}
-        return cls(storage=list(session.storage), config=dict(session.config),
+        return cls(storage=[with_absolute_paths(fe) for fe in session.storage],
+                   config=dict(session.config),
                    context_config=context_config, plugins=dict(session.plugins))
 
     @classmethod
@@ -54,6 +63,31 @@ class ContextSpec:
         from ..compat import is_bound_as_strax
         return pickle.dumps((_WRAPPED, is_bound_as_strax(), dumps(self)),
                             protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def with_absolute_paths(frontend):
+    """frontend itself, or a shallow copy of it whose relative local paths (the attributes its
+    class lists in local_path_attributes) are absolute, resolved in this process's working
+    directory. URLs ("scheme://...") are left as they are."""
+    names = getattr(type(frontend), "local_path_attributes", ("path",))
+    relative = {n: getattr(frontend, n) for n in names
+                if _is_relative_local_path(getattr(frontend, n, None))}
+    if not relative:
+        return frontend
+    shipped = copy.copy(frontend)
+    for name, value in relative.items():
+        absolute = os.path.abspath(os.fspath(value))
+        setattr(shipped, name, type(value)(absolute) if isinstance(value, pathlib.PurePath)
+                else absolute)
+    return shipped
+
+
+def _is_relative_local_path(value) -> bool:
+    if not isinstance(value, (str, os.PathLike)):
+        return False
+    text = os.fspath(value)
+    return isinstance(text, str) and text != "" and "://" not in text \
+        and not os.path.isabs(text)
 
 
 def dumps(obj) -> bytes:

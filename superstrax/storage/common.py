@@ -336,6 +336,9 @@ class StorageFrontend(strax_style.StraxFrontendNames, ABC):
     stores_superruns: bool = False
     #: It writes nothing: no data, no run documents.
     readonly: bool = False
+    #: Attributes holding local paths. A relative one is made absolute (in a copy) when the
+    #: frontend is sent to worker processes, which may run in another working directory.
+    local_path_attributes: tuple = ("path",)
 
     _OLD_NAMES = strax_style.OLD_CAPABILITY_NAMES
 
