@@ -3,6 +3,7 @@
 Binding changes interpreter-wide import state, so every check runs in a fresh interpreter.
 """
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -183,3 +184,15 @@ def test_worker_processes_bind_strax_when_the_caller_had(tmp_path):
                           "runs": sorted(set(got["run_id"]))}))
     """, tmp_path, extra_path=[tmp_path])
     assert out == {"stored": [True] * 4, "runs": ["0", "1", "2", "3"]}
+
+
+def test_processing_submodules_are_attributes_as_in_strax():
+    # strax code reaches strax.processing.peak_splitting without importing it first (checked
+    # in a fresh interpreter: in this one another test may have imported it)
+    import subprocess
+    import sys
+    code = ("import superstrax; print(superstrax.processing.peak_splitting.__name__, "
+            "superstrax.processing.general.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(__file__))).stdout
+    assert out.split() == ["superstrax.processing.peak_splitting", "superstrax.processing.general"]

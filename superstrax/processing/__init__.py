@@ -7,3 +7,4 @@ exist so that code importing them fails with a message saying so (see
 docs/migrating-from-strax.md).
 """
 from . import general  # noqa: F401  (``strax.processing.general`` is a path user code imports)
+from . import peak_splitting  # noqa: F401  (reached as an attribute in strax, no import needed)
