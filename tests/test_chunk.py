@@ -432,3 +432,34 @@ def test_rechunker_rejects_foreign_chunks():
         r.receive(chunk(rows([], []), 11, 20))
     with pytest.raises(ValueError):
         Rechunker(0)
+
+
+def _subruns_reference(subruns):
+    items = sorted(((str(k), {"start": int(v["start"]), "end": int(v["end"])})
+                    for k, v in subruns.items()), key=lambda kv: (kv[1]["start"], kv[1]["end"]))
+    for (_, a), (_, b) in zip(items, items[1:]):
+        if b["start"] < a["end"]:
+            return "overlap"
+    return list(items)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 10), st.booleans()),
+                max_size=8), st.booleans())
+def test_subruns_of_a_chunk_are_ordered_and_checked_for_overlaps(bounds, shuffle):
+    # Already ordered maps take a one-pass path; any other must come out as sorting gives.
+    from superstrax.chunk import _sorted_subruns
+    subruns = {}
+    for i, (start, duration, numpy_ints) in enumerate(bounds):
+        conv = np.int64 if numpy_ints else int
+        subruns[f"{i:03d}"] = {"start": conv(start), "end": conv(start + duration)}
+    if shuffle:
+        subruns = dict(reversed(list(subruns.items())))
+    expected = _subruns_reference(subruns)
+    if expected == "overlap":
+        with pytest.raises(ChunkError, match="overlap"):
+            _sorted_subruns(subruns, "here")
+        return
+    got = _sorted_subruns(subruns, "here")
+    assert list(got.items()) == expected
+    assert all(type(v["start"]) is int and type(v["end"]) is int for v in got.values())
