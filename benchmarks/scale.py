@@ -12,7 +12,7 @@ Two workloads, each a set of regular runs (subruns) and one superrun of N of the
 
 Each step below runs in a new interpreter (imports and the context are made before the clock
 starts; first-call costs such as JIT or cache loading count); a step that stores nothing, and
-superstrax's make steps (their output removed in between), run in --repeat (3) fresh processes
+superstrax's make steps (their output removed in between), run in --repeat (5) fresh processes (once if it takes over 10 s)
 and show the median. Each prints seconds, rows/s and peak RSS
 (getrusage of that process, which includes the ~100 MB of imports):
   define_run   define the superrun from the N run documents
@@ -259,11 +259,15 @@ def child(args):
 
 
 # Steps that change nothing stored, so they can run again: their time is the median of
-# --repeat fresh processes (single runs of a few ms vary by 2x with what else the machine does).
+# --repeat fresh processes (single runs of a few ms vary by 2x with what else the machine does,
+# loads of 100 MB by 2x with how fast the VM serves page faults).
 # superstrax's make steps run --repeat times too, what each wrote removed before the next;
 # strax's run once (at 10,000 small subruns its make_sr takes minutes).
 REPEATABLE = ("define_run", "select_runs", "key_for", "fly", "fly_floor", "stored",
               "stored_floor")
+
+
+LONG_ENOUGH_S = 10
 
 
 def run_step(python, lib, step, workload, n, subruns, out, repeat):
@@ -272,6 +276,8 @@ def run_step(python, lib, step, workload, n, subruns, out, repeat):
     runs = []
     for i in range(times):
         runs.append(run_child(python, lib, step, workload, n, subruns, out))
+        if runs[-1] is not None and runs[-1]["seconds"] > LONG_ENOUGH_S:
+            break                  # a step of many seconds varies by a few percent only
         if makes_again and i + 1 < times and runs[-1] is not None:
             # Remove what the make wrote, so the next one makes it all again.
             for folder in runs[-1].get("written_folders", ()):
@@ -369,7 +375,7 @@ def main():
     parser.add_argument("--dir", help="work directory, kept afterwards (default: a temporary "
                         "one, removed); subruns already built there are reused")
     parser.add_argument("--json", help="also write all results to this file")
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="fresh processes per step that stores nothing (median shown)")
     # The child's arguments.
     parser.add_argument("--child", help=argparse.SUPPRESS)
