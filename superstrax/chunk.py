@@ -260,6 +260,7 @@ def _in_order(subruns):
     chaining hold), checked in one pass; None if it must be sorted or rebuilt. A stored
     superrun of 10,000 subruns has one entry per subrun in each chunk: sorting and rebuilding
     them was a third of its first load."""
+    out = {}
     prev_start = prev_end = None
     for k, v in subruns.items():
         if type(k) is not str or type(v) is not dict or len(v) != 2:
@@ -270,7 +271,10 @@ def _in_order(subruns):
         if prev_end is not None and (start < prev_end or (start, end) < (prev_start, prev_end)):
             return None
         prev_start, prev_end = start, end
-    return dict(subruns)
+        # new inner dicts, start first: metadata written with sorted keys holds end first,
+        # and a chunk's subruns print as strax's do
+        out[k] = {"start": start, "end": end}
+    return out
 
 
 def human_bytes(n):

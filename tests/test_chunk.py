@@ -452,7 +452,8 @@ def test_subruns_of_a_chunk_are_ordered_and_checked_for_overlaps(bounds, shuffle
     subruns = {}
     for i, (start, duration, numpy_ints) in enumerate(bounds):
         conv = np.int64 if numpy_ints else int
-        subruns[f"{i:03d}"] = {"start": conv(start), "end": conv(start + duration)}
+        # metadata written with sorted keys holds "end" before "start"
+        subruns[f"{i:03d}"] = {"end": conv(start + duration), "start": conv(start)}
     if shuffle:
         subruns = dict(reversed(list(subruns.items())))
     expected = _subruns_reference(subruns)
@@ -462,4 +463,5 @@ def test_subruns_of_a_chunk_are_ordered_and_checked_for_overlaps(bounds, shuffle
         return
     got = _sorted_subruns(subruns, "here")
     assert list(got.items()) == expected
+    assert all(list(v) == ["start", "end"] for v in got.values())      # as strax prints them
     assert all(type(v["start"]) is int and type(v["end"]) is int for v in got.values())
