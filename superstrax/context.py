@@ -9,7 +9,7 @@ from . import config as cfg
 from . import inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
 from .chunk import DEFAULT_CHUNK_SIZE_MB
-from .errors import InvalidArgument, InvalidConfiguration, check_config_mode
+from .errors import CannotMergeKinds, InvalidArgument, InvalidConfiguration, check_config_mode
 from .options import ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS, split_call_arguments
 from .plugins.registration import plugin_classes_in
 from .processors import PROCESSORS, resolve_processors
@@ -373,7 +373,9 @@ class Context:
         """Sums of fields (or of function(chunk data)) over the chunks get_iter gives, with
         start, end, n_chunks and n_rows. Takes get_iter's arguments."""
         if kwargs.get("allow_multiple"):
-            raise ValueError("accumulate cannot take allow_multiple")
+            raise CannotMergeKinds(
+                f"accumulate sums over one stream of chunks, so it cannot take "
+                f"allow_multiple=True (targets {targets!r}); accumulate each data kind apart")
         return sources.accumulate(self.get_iter(run_id, targets, **kwargs), fields, function,
                                   store_first_for_others, function_takes_fields)
 

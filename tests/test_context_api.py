@@ -302,6 +302,10 @@ def test_accumulate_sums_per_chunk(tmp_path):
     assert result["dt"] == data["dt"][0]       # first value of a field not summed
     squares = st.accumulate(RUN, "records", function=lambda d: d["channel"] ** 2)
     assert squares["result"] == (data["channel"] ** 2).sum()
+    # one stream only: several kinds at once are refused, with strax's RuntimeError
+    with pytest.raises(RuntimeError, match="allow_multiple") as info:
+        st.accumulate(RUN, ["records", "peaks"], fields="channel", allow_multiple=True)
+    assert isinstance(info.value, sx.CannotMergeKinds)
 
 
 def test_compare_metadata(tmp_path, capsys):
