@@ -263,8 +263,9 @@ class StorageBackend(ABC):
 
     def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2,
                     arena=None, md: dict | None = None):
-        """Chunks of a stored key in order; big files are read ahead in threads (blosc, zstd
-        and file reads release the GIL, so reading overlaps with the caller's work).
+        """Chunks of a stored key in order; big files are read ahead in threads (file reads,
+        zstd and lz4 release the GIL, python-blosc does not: for blosc data the threads
+        overlap reading with the caller's work, not decompression).
 
         With an `arena` (see Arena) chunks are decoded into consecutive slices of one
         preallocated array, so a caller wanting one array needs no copy at the end.
