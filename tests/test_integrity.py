@@ -468,6 +468,26 @@ def test_plugin_rows_with_negative_length_are_refused(tmp_path):
     assert not st.is_stored("0", "records")
 
 
+def test_plain_array_rows_that_end_before_they_start_are_refused(tmp_path):
+    # compute() returning a plain array (not a Chunk) is checked too
+    class Backwards(sx.Plugin):
+        provides, depends_on, data_kind = "backwards", ("records",), "backwards"
+        dtype = sx.time_fields
+
+        def compute(self, records):
+            rows = np.zeros(len(records), self.dtype)
+            rows["time"] = records["time"]
+            rows["endtime"] = records["time"] + 1
+            rows["endtime"][1] = rows["time"][1] - 1
+            return rows
+
+    st = sx.Context(storage=[sx.DataDirectory(str(tmp_path))], register=[Records, Backwards],
+                    progress_bar=False, config={"n_chunks": 1})
+    with pytest.raises(sx.PluginError, match="endtime before its time.*first: row 1"):
+        st.make("0", "backwards")
+    assert not st.is_stored("0", "backwards")
+
+
 def test_claim_of_a_saver_dropped_without_closing_is_taken_over_in_the_same_process(one_chunk):
     st, folder, _ = one_chunk
     key = st.key_for("1", "records")

@@ -444,7 +444,10 @@ class Plugin:
         expected = self.dtype_for(data_type)
         if isinstance(result, Mapping):
             result = self._fields_to_rows(data_type, result, expected)
-        check_output_rows(getattr(result, "data", result), self, data_type)
+        # (not getattr(result, "data"): an ndarray's .data is a memoryview, so plain arrays
+        # were never checked, and the buffer export made numpy keep a format string of the
+        # dtype alive with every output array)
+        check_output_rows(result.data if isinstance(result, Chunk) else result, self, data_type)
         if isinstance(result, Chunk):
             if result.dtype != expected:
                 self._wrong_dtype(data_type, result.dtype, expected)
