@@ -76,11 +76,9 @@ def stat_metadata(folder: str):
 
 
 def metadata_path(folder: str) -> str:
-    """The data metadata file of a folder (the old name 'metadata.json' is read as fallback)."""
-    prefix = dirname_to_prefix(folder)
-    path = os.path.join(folder, f"{prefix}-metadata.json")
-    if not os.path.exists(path):
-        old = os.path.join(folder, "metadata.json")
-        if os.path.exists(old):
-            return old
-    return path
+    """The data metadata file of a folder (the old name 'metadata.json' is read as fallback):
+    the one stat_metadata finds, else the name strax 2.x writes."""
+    try:
+        return stat_metadata(folder)[0]
+    except OSError:
+        return os.path.join(folder, f"{dirname_to_prefix(folder)}-metadata.json")

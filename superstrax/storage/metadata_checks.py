@@ -138,11 +138,6 @@ def _summary_problems(label, info, n, start, end):
     present = {f: info[f] for f in _SUMMARY_FIELDS if f in info}
     if not present:
         return []
-    if n and all(type(v) is int for v in present.values()) and \
-            start <= present.get("first_time", start) <= end and \
-            start <= present.get("last_time", start) <= end and \
-            present.get("first_endtime", end) <= end and present.get("last_endtime", end) <= end:
-        return []                       # the common case, without a sentence per field
     if n == 0:
         return [f"{label} has n = 0 rows but records {', '.join(present)} of rows"]
     problems = []
