@@ -456,7 +456,8 @@ class Rechunker:
         left = []
         while self._pending:
             c = self._pending[0]
-            if c.end <= t:
+            # (a chunk ending at t may still hold zero-length rows at t: they go right)
+            if c.end < t or c.end == t and not (len(c) and c.data["time"][-1] >= t):
                 left.append(self._pending.popleft())
             elif c.start >= t:
                 break

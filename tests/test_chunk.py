@@ -388,6 +388,16 @@ def test_rechunker_strax_example_and_streaming_bound():
     assert [len(c) for c in pieces] == [10] * 10
 
 
+def test_rechunker_cut_at_chunk_end_leaves_rows_at_that_time_right():
+    # A zero-length row at the chunk's end time belongs after a cut there (hypothesis found
+    # this: the piece took it, one row more than the offline rule).
+    c = chunk(rows([0, 1], [0, 1]), 0, 1)
+    r = Rechunker(INTERVAL.itemsize / 1e6, split_ns=0)
+    out = r.receive(c) + r.flush()
+    _check_rechunked([c], out, target_rows=1, split_ns=0)
+    assert [len(x) for x in out] == [1, 1]
+
+
 def test_rechunker_without_gaps_keeps_everything():
     c = chunk(rows(np.arange(50) * 10, np.arange(50) * 10 + 15), 0, 600)
     r = Rechunker(2 * INTERVAL.itemsize / 1e6)
