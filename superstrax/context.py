@@ -295,8 +295,11 @@ class Context:
     def get_meta(self, run_id, target, chunk_number=None):
         """The stored metadata of target for run_id; when only a failed write of it is kept,
         that write's metadata (as strax; its `exception` field says what went wrong)."""
-        return self._session.get_meta(run_id, target, chunk_number=chunk_number,
-                                      failed_too=True)
+        md = self._session.get_meta(run_id, target, chunk_number=chunk_number,
+                                    failed_too=True)
+        # A copy: storage keeps the parsed metadata (parts shared between documents) for
+        # later loads, which must not see what a caller edits in what it got.
+        return copy.deepcopy(md)
 
     def merge_per_chunk_storage(self, run_id, target, per_chunked_dependency,
                                 chunk_number_group=None, rechunk=True,

@@ -30,6 +30,7 @@ from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
                      metadata_path, stat_metadata, temp_key)
 from .metadata_checks import metadata_problems, raise_if_problems
+from .shared_metadata import compact_metadata
 from .strax_style import lineage_matches
 from ..naming import check_no_dash, is_superrun_id
 from ..validation import check_key_name_length
@@ -146,6 +147,7 @@ class FileSystemBackend(StorageBackend):
         if not isinstance(md, dict):
             raise DataCorrupted(f"Metadata file {path} holds a {type(md).__name__}, not a JSON "
                                 f"object. {_REMAKE}")
+        md = compact_metadata(md)
         self._md_cache[path] = (stamp, md)
         return md
 
