@@ -13,6 +13,9 @@ from .naming import is_superrun_id
 
 DEFAULT_CHUNK_SIZE_MB = 200
 DEFAULT_CHUNK_SPLIT_NS = 1000
+# The Rechunker's row buffer is sized to the target, up to this (a larger target grows it
+# as rows arrive).
+_MAX_BUFFER_BYTES = 1 << 30
 
 
 def _as_int(value, what, where):
@@ -211,7 +214,12 @@ class Chunk:
         Regular runs must be contiguous. Superrun chunks need only be in time order (a gap may
         separate subruns); the result's subruns are united per subrun.
         """
-        chunks = list(chunks)
+        return cls._join(list(chunks))
+
+    @classmethod
+    def _join(cls, chunks, rows=None):
+        """concatenate; rows: the chunks' rows already side by side in one array (the
+        Rechunker's buffer), used instead of a concatenated copy."""
         if not chunks:
             raise ChunkError("Chunk.concatenate needs at least one chunk")
         if len(chunks) == 1:
@@ -229,8 +237,16 @@ class Chunk:
                     subruns[run_id] = dict(b)
         first, last = chunks[0], chunks[-1]
         return first._replace(start=first.start, end=last.end,
-                              data=np.concatenate([c.data for c in chunks]),
-                              subruns=subruns or None)
+                              data=np.concatenate([c.data for c in chunks]) if rows is None
+                              else rows, subruns=subruns or None)
+
+    def _holding(self, rows):
+        """This chunk with its rows given by rows, an equal copy of them: nothing to check
+        again (a Chunk's checks cost more than a small copy)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.data = rows
+        return twin
 
     def _replace(self, **changes):
         """A new chunk like this one with some attributes changed (validated again)."""
@@ -394,6 +410,10 @@ class Rechunker:
 
     def _reset(self):
         self._pending = deque()
+        # The pending rows, copied side by side as they arrive (see _hold); rows already
+        # emitted stay in it as their pieces' data until a new buffer replaces it.
+        self._buffer = None
+        self._buffer_used = 0
         self._gap_rows = []       # arrays of row indices into the pending rows
         self._gap_times = []      # matching cut times
         self._rows = 0
@@ -410,7 +430,6 @@ class Rechunker:
         """Take one chunk; return the chunks that are now complete (often none)."""
         if self._last is not None:
             _check_joinable(self._last, chunk)
-        self._last = chunk
         if len(chunk):
             rows, times, self._max_end = kernels.find_gaps(
                 chunk.data["time"], kernels.endtimes(chunk.data), self.split_ns, self._max_end)
@@ -419,7 +438,9 @@ class Rechunker:
             if keep.any():
                 self._gap_rows.append(rows[keep])
                 self._gap_times.append(times[keep])
-        self._pending.append(chunk)
+        held = self._hold(chunk)        # may move the pending chunks to a new buffer
+        self._pending.append(held)
+        self._last = held
         self._rows += len(chunk)
         target = self.target_rows(chunk)
         if self._rows <= target or not self._gap_rows:
@@ -428,9 +449,53 @@ class Rechunker:
 
     def flush(self):
         """The remaining buffered data as one chunk (none if nothing was received)."""
-        out = [Chunk.concatenate(list(self._pending))] if self._pending else []
+        out = [self._joined(list(self._pending))] if self._pending else []
         self._reset()
         return out
+
+    # Rows of small chunks would otherwise be held twice when a piece is emitted: the
+    # many small arrays, then their concatenated copy (for a superrun of 10,000 small
+    # subruns, the whole 46 MB output both ways). Copied into one buffer on arrival, the
+    # small arrays are freed at once and a piece is a slice of the buffer.
+    def _hold(self, chunk):
+        """chunk with its rows copied into the buffer."""
+        n = len(chunk)
+        if not n or not chunk.dtype.itemsize:
+            return chunk
+        if (self._buffer is None or self._buffer.dtype != chunk.dtype
+                or self._buffer_used + n > len(self._buffer)):
+            self._new_buffer(chunk)
+        rows = self._buffer[self._buffer_used:self._buffer_used + n]
+        rows[...] = chunk.data
+        self._buffer_used += n
+        return chunk._holding(rows)
+
+    def _new_buffer(self, chunk):
+        """A new buffer, with the pending rows moved into it. Room for the target and a
+        couple of chunks, or for twice the pending rows when data without gaps piles up
+        beyond the target, so that moving them stays linear overall. Pages of the buffer
+        not yet written take no memory."""
+        n = len(chunk)
+        cap_rows = max(1, _MAX_BUFFER_BYTES // chunk.dtype.itemsize)
+        capacity = max(min(self.target_rows(chunk), cap_rows), 2 * self._rows) + 2 * n
+        old = self._pending
+        self._buffer, self._buffer_used = np.empty(capacity, chunk.dtype), 0
+        self._pending = deque()
+        for c in old:
+            self._pending.append(self._hold(c) if len(c) else c)
+
+    def _joined(self, chunks):
+        """Chunk.concatenate(chunks), taking a slice of the buffer when it holds their
+        rows side by side."""
+        datas = [c.data for c in chunks if len(c)]
+        rows = None
+        buffer = self._buffer
+        if len(datas) > 1 and buffer is not None and all(d.base is buffer for d in datas):
+            at = [d.__array_interface__["data"][0] for d in datas]
+            if all(a + d.nbytes == b for a, d, b in zip(at, datas, at[1:])):
+                first = (at[0] - buffer.__array_interface__["data"][0]) // buffer.itemsize
+                rows = buffer[first:first + sum(len(d) for d in datas)]
+        return Chunk._join(chunks, rows)
 
     def _emit(self, target):
         gap_rows = np.concatenate(self._gap_rows)
@@ -465,4 +530,4 @@ class Rechunker:
                 before, self._pending[0] = c.split(t)
                 left.append(before)
                 break
-        return Chunk.concatenate(left)
+        return self._joined(left)

@@ -356,12 +356,35 @@ def test_rechunker_matches_offline_cuts(data, target_rows, split_ns):
     cut_times = data.draw(st.lists(st.integers(c.start, c.end), max_size=8))
     inputs = _stream(c.data, c.start, c.end, cut_times)
     r = Rechunker(target_rows * INTERVAL.itemsize / 1e6, split_ns=split_ns)
-    outputs = []
+    outputs, as_emitted = [], []
     for x in inputs:
-        outputs += r.receive(x)
+        new = r.receive(x)
+        outputs += new
+        as_emitted += [c.data.copy() for c in new]
     outputs += r.flush()
     _check_rechunked(inputs, outputs, target_rows, split_ns)
     assert r.flush() == []
+    # A piece's rows are a slice of the rechunker's buffer: later chunks never write over them.
+    for c, rows_then in zip(outputs, as_emitted):
+        np.testing.assert_array_equal(c.data, rows_then)
+
+
+def test_rechunker_keeps_copies_of_rows_not_the_arrays_it_was_given():
+    # Many small chunks (a superrun's output, one per subrun) would otherwise be held twice
+    # when a piece is cut: as they came, and concatenated.
+    import weakref
+    r = Rechunker(100 * INTERVAL.itemsize / 1e6, split_ns=0)
+    given, pieces = [], []
+    for i in range(60):
+        data = rows([10 * i, 10 * i + 5], [10 * i + 2, 10 * i + 7])
+        given.append(weakref.ref(data))
+        pieces += r.receive(chunk(data, 10 * i, 10 * i + 10))
+        del data
+    assert not any(ref() is not None for ref in given)
+    pieces += r.flush()
+    assert [len(p) for p in pieces] == [100, 20]
+    np.testing.assert_array_equal(np.concatenate([p.data["time"] for p in pieces]),
+                                  np.ravel([[10 * i, 10 * i + 5] for i in range(60)]))
 
 
 def test_rechunker_strax_example_and_streaming_bound():
