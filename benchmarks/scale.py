@@ -13,7 +13,8 @@ Two workloads, each a set of regular runs (subruns) and one superrun of N of the
 Each step below runs in a new interpreter (imports and the context are made before the clock
 starts; first-call costs such as JIT or cache loading count); a step that stores nothing, and
 superstrax's make steps (their output removed in between), run in --repeat (5) fresh processes (once if it takes over 10 s)
-and show the median. Each prints seconds, rows/s and peak RSS
+and show the median; fly and stored alternate with their floors, run for run, and /floor is
+the median of the ratios of those neighbouring runs. Each prints seconds, rows/s and peak RSS
 (getrusage of that process, which includes the ~100 MB of imports):
   define_run   define the superrun from the N run documents
   select_runs  list the runs (N subruns + the superrun)
@@ -52,6 +53,7 @@ RECORDS_PER_EVENT = 4
 RECORDS_PER_SR_EVENT = 20
 N_EVENT_FLOATS = 114                   # + time, endtime: 116 * 8 = 928 bytes a row
 
+SR_TARGET_MB = {"small": 5, "big": 50}
 WORKLOADS = {"small": dict(chunks=1, per_chunk=100), "big": dict(chunks=5, per_chunk=20_000)}
 STEPS = ("define_run", "select_runs", "key_for", "fly", "fly_floor", "make_sr", "make_chain",
          "stored", "stored_floor")
@@ -59,7 +61,7 @@ FLOOR_OF = {"fly": "fly_floor", "stored": "stored_floor"}
 
 
 # --- the plugins (written against the API both libraries share) ----------------------------
-def plugins(strax):
+def plugins(strax, sr_target_mb=50):
     record_dtype = [("time", np.int64), ("length", np.int32), ("dt", np.int16),
                     ("channel", np.int16), ("pulse_length", np.int32), ("record_i", np.int16),
                     ("area", np.int32), ("reduction_level", np.uint8), ("baseline", np.float32),
@@ -134,9 +136,11 @@ def plugins(strax):
         dtype = event_dtype
         allow_superrun = True
         # Saving rechunks to this size, so a make holds up to this much output before it
-        # writes the first chunk. 50 MB (not the default 200) so that this bound is reached
-        # within the sizes measured, and peak memory then shows whether anything else grows.
-        chunk_target_size_mb = 50
+        # writes the first chunk. Less than the default 200 MB, so that this bound is reached
+        # within the sizes measured and peak memory then shows whether anything else grows:
+        # 50 MB over big subruns (reached from 10), 5 MB over small ones (from 1,000; all
+        # of 10,000 small subruns' sr_events are 46 MB).
+        chunk_target_size_mb = sr_target_mb
 
         def compute(self, records):
             return summarise(records, RECORDS_PER_SR_EVENT, self.dtype)
@@ -184,7 +188,7 @@ def child(args):
         if args.out:
             storage.insert(0, strax.DataDirectory(args.out, provide_run_metadata=True))
         wl = WORKLOADS[args.workload]
-        st = strax.Context(storage=storage, register=plugins(strax),
+        st = strax.Context(storage=storage, register=plugins(strax, SR_TARGET_MB[args.workload]),
                            config={"n_chunks": wl["chunks"], "per_chunk": wl["per_chunk"]})
         if args.step.startswith("make"):
             # Only the make steps store superruns: with it, loading one would store it too.
@@ -282,13 +286,33 @@ def run_step(python, lib, step, workload, n, subruns, out, repeat):
             # Remove what the make wrote, so the next one makes it all again.
             for folder in runs[-1].get("written_folders", ()):
                 shutil.rmtree(os.path.join(out, folder))
+    return median_of(runs)
+
+
+def median_of(runs):
+    """The run of median seconds, with the highest peak RSS of them all."""
     if None in runs:
         return None
-    runs.sort(key=lambda r: r["seconds"])
+    runs = sorted(runs, key=lambda r: r["seconds"])
     median = dict(runs[len(runs) // 2])
     median["repeats"] = len(runs)
     median["peak_mb"] = max(r["peak_mb"] for r in runs)
     return median
+
+
+def run_with_floor(python, step, workload, n, subruns, out, repeat):
+    """step and its floor, alternately, repeat times each -> (ours, floor, ratio). On a VM
+    whose page faults speed up and slow down over seconds, runs far apart in time differ by
+    up to 2x; side by side they suffer alike, so ratio is the median of the ratios of
+    neighbouring runs (ours over the floor run right after it)."""
+    ours, floors = [], []
+    for _ in range(repeat):
+        ours.append(run_child(python, "superstrax", step, workload, n, subruns, out))
+        floors.append(run_child(python, "floor", FLOOR_OF[step], workload, n, subruns, out))
+        if ours[-1]["seconds"] > LONG_ENOUGH_S:
+            break
+    ratios = sorted(o["seconds"] / f["seconds"] for o, f in zip(ours, floors))
+    return median_of(ours), median_of(floors), ratios[len(ratios) // 2]
 
 
 def run_child(python, lib, step, workload, n, subruns, out, timeout=3600):
@@ -310,13 +334,13 @@ def run_child(python, lib, step, workload, n, subruns, out, timeout=3600):
 
 
 # --- the parent: build once, run every step of every size ------------------------------------
-def fmt_row(workload, n, step, res, floor=None, strax=None):
+def fmt_row(workload, n, step, res, ratio=None, strax=None):
     s = res["seconds"]
     rate = res["rows"] / s if s > 0 and res["rows"] else 0
     cells = [f"{workload:5s}", f"{n:6d}", f"{step:12s}", f"{s:9.4f}", f"{rate:11.3g}",
              f"{res['peak_mb']:8.0f}"]
     cells.append(f"{1e3 * s / n:9.4f}")
-    cells.append(f"{s / floor:7.2f}" if floor else f"{'':7s}")
+    cells.append(f"{ratio:7.2f}" if ratio else f"{'':7s}")
     if strax:
         cells += [f"{strax['seconds']:9.4f}", f"{strax['peak_mb']:8.0f}",
                   f"{strax['seconds'] / s:7.1f}"]
@@ -395,7 +419,7 @@ def main():
     results = []
     print(f"python {python}; strax: {args.strax_python or 'not compared'}; work dir {base}")
     print("seconds of the call in a fresh process; peakMB = max RSS of that process; "
-          "/floor = seconds / floor seconds;\nstrax/us = strax seconds / superstrax seconds "
+          "/floor = median of (seconds / floor seconds) of side-by-side runs;\nstrax/us = strax seconds / superstrax seconds "
           "(> 1: superstrax faster)")
     print(HEADER)
     try:
@@ -424,31 +448,27 @@ def main():
                 warm_page_cache(subruns)
                 for step in args.steps:
                     floor_step = step.endswith("_floor")
-                    lib = "floor" if floor_step else "superstrax"
-                    res = run_step(python, lib, step, workload, n, subruns,
-                                   outs["superstrax"], args.repeat)
-                    ours[step] = res
+                    if floor_step and step[:-len("_floor")] in args.steps:
+                        continue                    # measured alongside its step
+                    ratio = floor = None
+                    if step in FLOOR_OF and FLOOR_OF[step] in args.steps:
+                        res, floor, ratio = run_with_floor(
+                            python, step, workload, n, subruns, outs["superstrax"],
+                            args.repeat)
+                    else:
+                        res = run_step(python, "floor" if floor_step else "superstrax", step,
+                                       workload, n, subruns, outs["superstrax"], args.repeat)
                     theirs = None
                     if strax_py and not floor_step:
                         theirs = run_step(strax_py, "strax", step, workload, n, subruns,
                                           outs["strax"], args.repeat)
-                    floor = ours.get(FLOOR_OF.get(step, ""), {}).get("seconds")
-                    if step in FLOOR_OF and FLOOR_OF[step] in args.steps:
-                        # The floor runs after its step; print the step when both are known.
-                        ours[step + "_strax"] = theirs
-                        continue
-                    if step.endswith("_floor"):
-                        main_step = step[:-len("_floor")]
-                        if main_step in ours:
-                            print(fmt_row(workload, n, main_step, ours[main_step],
-                                          res["seconds"], ours.get(main_step + "_strax")),
-                                  flush=True)
-                            results.append(dict(workload=workload, n=n, step=main_step,
-                                                ours=ours[main_step], floor=res,
-                                                strax=ours.get(main_step + "_strax")))
-                    print(fmt_row(workload, n, step, res, floor, theirs), flush=True)
+                    print(fmt_row(workload, n, step, res, ratio, theirs), flush=True)
                     results.append(dict(workload=workload, n=n, step=step, ours=res,
-                                        strax=theirs))
+                                        floor=floor, floor_ratio=ratio, strax=theirs))
+                    if floor is not None:
+                        print(fmt_row(workload, n, FLOOR_OF[step], floor), flush=True)
+                        results.append(dict(workload=workload, n=n, step=FLOOR_OF[step],
+                                            ours=floor, strax=None))
                 if not args.dir:
                     for d in outs.values():
                         shutil.rmtree(d, ignore_errors=True)
