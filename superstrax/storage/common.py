@@ -203,9 +203,9 @@ class StorageBackend(ABC):
 
     def iter_chunks(self, backend_key, time_range=None, chunk_numbers=None, prefetch=2,
                     arena=None, md: dict | None = None):
-        """Chunks of a stored key in order; big files are read ahead in threads (file reads,
-        zstd and lz4 release the GIL, python-blosc does not: for blosc data the threads
-        overlap reading with the caller's work, not decompression).
+        """Chunks of a stored key in order; big files are read and decoded ahead in two
+        threads (file reads and the decompressors run without the GIL: io.py sets
+        python-blosc to release it, which it does not by default).
 
         With an `arena` (see Arena) chunks are decoded into consecutive slices of one
         preallocated array, so a caller wanting one array needs no copy at the end.

@@ -135,8 +135,8 @@ def rechunker(source_directory, dest_directory=None, replace=False, compressor=N
     in only once it is complete (dest_directory is then not written to). `compressor` and
     `target_size_mb` default to what the source's metadata records; rechunk=False keeps the
     chunk boundaries. parallel (True, 'thread' or 'process') reads and decompresses up to
-    max_workers chunks ahead in threads (file reads, zstd and lz4 run without the GIL,
-    python-blosc holds it; there are no processes);
+    max_workers chunks ahead in threads (file reads and decompression run without the
+    GIL; there are no processes);
     _timeout is how long to wait for another writer holding the destination's claim.
 
     Returns strax's summary: backend_key, load_time, write_time (s), uncompressed_mb,

@@ -33,9 +33,9 @@ _PREFETCH_POOL = None
 def _prefetch_pool():
     global _PREFETCH_POOL
     if _PREFETCH_POOL is None:
-        # Two readers, so that a chunk's file is read while the one before it is decoded.
-        # (python-blosc holds the GIL while it decompresses: the readers overlap reads with
-        # other work, not decompression with itself or with a plugin's Python code.)
+        # Two readers, so that a chunk's file is read while the one before it is decoded;
+        # both run without the GIL (io.py sets python-blosc to release it), beside the
+        # caller's Python code.
         _PREFETCH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="superstrax-read")
     return _PREFETCH_POOL
 
