@@ -203,17 +203,8 @@ def child(args):
 
     step = args.step
     folders = None
-    if step == "fly_floor":             # finding the files is not part of the floor
-        # One listing, not a glob per run: globbing 10,000 times a directory of 20,000
-        # folders took longer than the rest of the benchmark.
-        wanted = set(runs)
-        folders = sorted(os.path.join(args.subruns, name) for name in os.listdir(args.subruns)
-                         if name.split("-")[0] in wanted and name.split("-")[1:2] == ["events"]
-                         and not name.endswith("_temp")
-                         and os.path.isdir(os.path.join(args.subruns, name)))
-    elif step == "stored_floor":
-        # A superrun's folders are named <name>_<hash of its definition>-<type>-<lineage>.
-        folders = folders_of(args.out, f"{superrun}_*-sr_events-*")
+    if step in ("fly_floor", "stored_floor"):   # finding the files is not part of the floor
+        folders = files_read(step[:-len("_floor")], args.n, args.subruns, args.out)
     before = dir_state(args.out) if args.out else {}
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
@@ -371,12 +362,16 @@ HEADER = (f"{'set':5s} {'N':>6s} {'step':12s} {'seconds':>9s} {'rows/s':>11s} {'
 
 
 def files_read(step, n, subruns, out):
-    """The data folders step reads."""
+    """The data folders step (fly or stored) reads."""
     if step == "stored":
+        # A superrun's folders are named <name>_<hash of its definition>-<type>-<lineage>.
         return folders_of(out, f"_sr{n}_*-sr_events-*")
+    # One listing, not a glob per run: globbing 10,000 times a directory of 20,000 folders
+    # took longer than the rest of the benchmark.
     wanted = set(run_ids(n))
-    return [os.path.join(subruns, name) for name in os.listdir(subruns)
-            if name.split("-")[0] in wanted and name.split("-")[1:2] == ["events"]]
+    return sorted(os.path.join(subruns, name) for name in os.listdir(subruns)
+                  if name.split("-")[0] in wanted and name.split("-")[1:2] == ["events"]
+                  and not name.endswith("_temp") and os.path.isdir(os.path.join(subruns, name)))
 
 
 def warm_files(folders):
