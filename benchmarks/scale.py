@@ -464,7 +464,6 @@ def main():
                     # them, so each output directory gets a copy of the subruns' documents.
                     for r in run_ids(n):
                         shutil.copy(os.path.join(subruns, f"{r}-metadata.json"), d)
-                ours = {}
                 warm_page_cache(subruns)
                 for step in args.steps:
                     floor_step = step.endswith("_floor")
