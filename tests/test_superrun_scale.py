@@ -227,7 +227,8 @@ def _reference_hashablize(obj):
 _leaves = st_.one_of(st_.text(max_size=5), st_.integers(), st_.booleans(), st_.none(),
                      st_.floats(allow_nan=False))
 _trees = st_.recursive(_leaves, lambda inner: st_.one_of(
-    st_.lists(inner, max_size=4), st_.dictionaries(st_.text(max_size=4), inner, max_size=5)),
+    st_.lists(inner, max_size=4), st_.lists(inner, max_size=4).map(tuple),
+    st_.dictionaries(st_.text(max_size=4), inner, max_size=5)),
     max_leaves=20)
 
 
