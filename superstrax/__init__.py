@@ -16,8 +16,8 @@ Layers, lowest first; a module imports only from its own layer or lower ones
 """
 from ._version import __version__
 
-from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataNotAvailable,
-                     CannotMergeKinds, InvalidArgument, InvalidConfiguration, InvalidName,
+from .errors import (CannotSplit, ChunkError, DataCorrupted, DataExistsError, DataFileMissing,
+                     DataNotAvailable, CannotMergeKinds, InvalidArgument, InvalidConfiguration, InvalidName,
                      PerChunkNotSupported, PluginError, PluginGaveWrongOutput,
                      RunMetadataNotAvailable, RunsFailed, StorageError, SuperrunError,
                      SuperstraxError)
@@ -62,7 +62,7 @@ from .compat import bind_as_strax
 
 __all__ = [
     "__version__", "CannotSplit", "ChunkError", "DataCorrupted", "DataExistsError",
-    "DataNotAvailable", "InvalidConfiguration", "PluginError", "PluginGaveWrongOutput",
+    "DataFileMissing", "DataNotAvailable", "InvalidConfiguration", "PluginError", "PluginGaveWrongOutput",
     "RunMetadataNotAvailable", "InvalidArgument", "StorageError", "RunsFailed",
     "SuperrunError", "SuperstraxError", "deterministic_hash", "hashablize", "NumpyJSONEncoder",
     "endtime", "hit_dtype", "interval_dtype", "peak_dtype", "peak_interval_dtype",

@@ -21,6 +21,11 @@ class DataCorrupted(SuperstraxError):
     """Stored data cannot be read back as its metadata describes."""
 
 
+class DataFileMissing(DataCorrupted, FileNotFoundError):
+    """A chunk file that the metadata lists is not in its folder. A FileNotFoundError too,
+    as strax's reading raises one, so code that catches that keeps working."""
+
+
 class RunMetadataNotAvailable(SuperstraxError):
     """No frontend holds a run document for the run."""
 

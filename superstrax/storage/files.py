@@ -29,7 +29,7 @@ from .file_saver import CLAIM_WAIT_SECONDS, FileSaver, os_error, write_atomicall
 from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
                      metadata_path, stat_metadata, temp_key)
-from .metadata_checks import metadata_problems, raise_if_problems
+from .metadata_checks import MissingFile, metadata_problems, raise_if_problems
 from .shared_metadata import compact_metadata
 from .strax_style import lineage_matches
 from ..naming import check_no_dash, is_superrun_id
@@ -235,7 +235,7 @@ def file_problems(folder, md):
         listed.add(name)
         entry = present.get(name)
         if entry is None:
-            problems.append(f"chunk {i}: data file {name} is missing")
+            problems.append(MissingFile(f"chunk {i}: data file {name} is missing"))
             continue
         if "filesize" in info:
             try:

@@ -15,7 +15,7 @@ import lz4.frame
 import numpy as np
 import zstandard
 
-from ..errors import DataCorrupted
+from ..errors import DataCorrupted, DataFileMissing
 from .checksums import check_checksum, checksum_of
 
 __all__ = ["COMPRESSORS", "Compressor", "compress", "decompress", "load_array",
@@ -245,7 +245,7 @@ def load_file(path, dtype, compressor, n=None, out=None, checksum=None):
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError as e:
-        raise DataCorrupted(f"Data file {path} is missing although the metadata lists it. "
+        raise DataFileMissing(f"Data file {path} is missing although the metadata lists it. "
                             f"{_remake_hint(path)}") from e
     check_checksum(raw, checksum, path)
     try:

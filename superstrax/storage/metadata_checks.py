@@ -11,7 +11,7 @@ metadata has (dtype, compressor, data_kind, chunks with n/start/end) are require
 """
 import numpy as np
 
-from ..errors import DataCorrupted
+from ..errors import DataCorrupted, DataFileMissing
 from .common import parse_dtype
 
 REQUIRED_FIELDS = ("dtype", "compressor", "data_kind", "chunks")
@@ -173,8 +173,15 @@ def _bounds_problems(md, chunks):
     return problems
 
 
+class MissingFile(str):
+    """A problem sentence saying that a listed data file is missing (raised as
+    DataFileMissing, which is also a FileNotFoundError)."""
+
+
 def raise_if_problems(problems, where, advice):
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more problems"
                                           if len(problems) > 5 else "")
-        raise DataCorrupted(f"{where}: {shown}. {advice}")
+        kind = DataFileMissing if any(isinstance(p, MissingFile) for p in problems) \
+            else DataCorrupted
+        raise kind(f"{where}: {shown}. {advice}")
