@@ -14,7 +14,7 @@ LAYERS = (
     ("storage", ("storage", "io", "constants")),
     ("runs", ("runs", "lineage")),
     ("engine", ("session", "planning", "executor", "loading", "parallel", "inspection",
-                "sources", "processors")),
+                "sources", "processors", "zarr_arrays")),
     ("facade", ("context",)),
     ("tools", ("cli", "testutils", "testing")),
     # the package itself, and old module paths kept as aliases of moved modules

@@ -571,6 +571,18 @@ class Context:
                         selection_str=selection_str, keep_columns=keep_columns,
                         drop_columns=drop_columns, add_run_id_field=add_run_id_field, **kwargs)
 
+    def get_zarr(self, run_ids, targets, storage="./strax_temp_data", progress_bar=False,
+                 overwrite=True, **kwargs):
+        """targets of run_ids appended chunk by chunk to persistent zarr arrays (one per
+        target, attrs['RUNS'] telling each run's rows) in the group <context hash>/<hash of
+        kwargs> of storage (a path, fsspec URL or zarr store). Needs zarr 2. See
+        superstrax.zarr_arrays."""
+        ctx, loading_args = self._for_call(kwargs, "get_zarr")
+        from .zarr_arrays import get_zarr
+        return get_zarr(ctx._session, run_ids, targets, storage=storage,
+                        progress_bar=progress_bar, overwrite=overwrite, group_args=kwargs,
+                        **loading_args)
+
     def __reduce__(self):
         # Pickled by value (plugins, options, storage), e.g. to ship it to worker processes.
         from .parallel.spec import ContextSpec
