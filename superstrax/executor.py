@@ -32,9 +32,15 @@ class SaveSink:
         self.chunk_i = 0
         self.closed = False
 
+    def _open(self):
+        self.saver = self.target.frontend.saver(self.target.key, dict(self.target.metadata))
+        # The Processor calls settle() once the stream's savers are all closed: a saver that
+        # waits for another writer waits then, after this stream's own data is committed.
+        self.saver.settles_later = True
+
     def _write(self, chunk):
         if self.saver is None:
-            self.saver = self.target.frontend.saver(self.target.key, dict(self.target.metadata))
+            self._open()
         self.saver.save(chunk, chunk_i=self.chunk_i)
         self.chunk_i += 1
 
@@ -59,8 +65,7 @@ class SaveSink:
             # before the first chunk is recorded as a failed write (its metadata holds the
             # exception, as strax records it for the failing type and those made from it).
             try:
-                self.saver = self.target.frontend.saver(self.target.key,
-                                                        dict(self.target.metadata))
+                self._open()
             except Exception:
                 if exception is None:
                     raise
@@ -69,6 +74,10 @@ class SaveSink:
             # A stream closed by its reader (a break out of get_iter) was stopped on purpose:
             # the partial copy is of no use for inspection, so it is not left behind.
             self.saver.close(exception=exception, discard=stopped)
+
+    def settle(self):
+        if self.saver is not None:
+            self.saver.settle()
 
 
 class _Broadcaster:
@@ -255,6 +264,10 @@ class Processor:
                 if not sink.closed:
                     sink.close(exception=exception or RuntimeError(
                         "processing stopped before this data was complete"))
+        # Every saver of the stream has committed or let its claim go: data left to other
+        # writers meanwhile can be waited for now, so a make returns with all of it stored.
+        for sink in self.sinks:
+            sink.settle()
 
 
 def part_cut(part, time_range=None):

@@ -389,6 +389,65 @@ def test_a_short_claim_wait_ends_in_an_error_naming_run_type_and_claim(tmp_path,
     assert not st.is_stored("4", "records")
 
 
+def _peaks_context(root, claim_wait):
+    # Not rechunked, peaks is written (and its claim taken) from its first chunk on, so this
+    # process holds the peaks claim when the records saver closes.
+    return sx.Context(storage=[sx.DataDirectory(root, claim_wait=claim_wait)],
+                      register=[Records, Peaks], progress_bar=False, use_per_run_defaults=True,
+                      allow_rechunk=False, config={"n_chunks": 2})
+
+
+def test_data_left_to_a_writer_that_hangs_is_an_error_even_while_this_make_holds_claims(
+        tmp_path, live_holder):
+    # Making peaks stores records too; another live process holds the records claim and never
+    # commits. The records saver closes while this process still holds the peaks claim, so
+    # it cannot wait then; it waits once peaks is committed, and says it gave up.
+    root = str(tmp_path / "d")
+    st = _peaks_context(root, claim_wait=0.3)
+    records_key = str(st.key_for("4", "records"))
+    _claim_for(root, records_key, live_holder.pid)
+    with pytest.raises(sx.StorageError, match=f"run 4 records .*{records_key}"):
+        st.make("4", "peaks")
+    assert st.is_stored("4", "peaks") and not st.is_stored("4", "records")
+
+
+_SLOW_RECORDS_MAKER = r"""
+import sys, time
+import superstrax as sx
+from superstrax.testutils import Records
+compute = Records.compute
+def slow(self, chunk_i):
+    time.sleep(0.75)                 # the lineage stays Records'
+    return compute(self, chunk_i)
+Records.compute = slow
+st = sx.Context(storage=[sx.DataDirectory(sys.argv[1])], register=[Records],
+                progress_bar=False, config={"n_chunks": 2})
+st.make("4", "records")
+"""
+
+
+def test_make_returns_once_data_left_to_another_writer_is_stored(tmp_path):
+    root = str(tmp_path / "d")
+    st = _peaks_context(root, claim_wait=60)
+    records_key = str(st.key_for("4", "records"))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    other = subprocess.Popen([sys.executable, "-c", _SLOW_RECORDS_MAKER, root], env=env)
+    try:
+        claim = os.path.join(root, records_key + "-claim.json")
+        for _ in range(600):                     # until the other writer holds the claim
+            if os.path.exists(claim) or other.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.05"])
+        assert os.path.exists(claim), "the other writer never claimed records"
+        st.make("4", "peaks")
+        # make waited for the other writer: both are stored when it returns
+        assert st.is_stored("4", "records") and st.is_stored("4", "peaks")
+        assert other.poll() is None or other.returncode == 0
+    finally:
+        assert other.wait(timeout=120) == 0
+
+
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "10", None, True])
 def test_claim_wait_must_be_a_number_of_seconds(tmp_path, bad):
     with pytest.raises(sx.InvalidArgument, match="claim_wait"):

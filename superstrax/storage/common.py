@@ -128,6 +128,14 @@ class Saver(ABC):
         self._write_metadata()
         self._finish(failed=exception is not None)
 
+    #: Set by a caller that will call settle() after closing this saver and the others of
+    #: its stream; a saver may then put off waiting for another writer from close to settle.
+    settles_later = False
+
+    def settle(self) -> None:
+        """Called after every saver of the same stream is closed: a saver that left its data
+        to another writer may wait here for that writer to finish (FileSaver does)."""
+
     def _save_chunk_metadata(self, chunk_info):
         """strax's hook: one chunk's metadata entry was added (strax-style savers)."""
 

@@ -18,9 +18,11 @@ What a writer that does not get the claim does (its `outcome` says which case it
   returns the data is stored. Outcome MADE_BY_OTHER; OTHER_FAILED (a warning) if the other
   writer gave up without storing it; OTHER_BUSY if it still holds the claim when the wait
   ends, and then close raises a StorageError naming the run, data type and claim file;
-  there is no wait when the holder is this very process (another saver of the same key) or
-  when this process holds claims of its own that it has not committed (two processes could
-  otherwise wait for each other).
+  there is no wait when the holder is this very process (another saver of the same key).
+  The wait is put off to `settle()`, which the executor calls once every saver of its stream
+  is closed (it sets `settles_later`), so that this stream's own data is committed first
+  whatever the other writer does; and, while this process holds claims it has not
+  committed, also for other callers (two processes could otherwise wait for each other).
 - complete data is already there (made by another writer meanwhile): nothing is written,
   unless the saver was made with replace=True. Outcome ALREADY_STORED.
 """
@@ -141,6 +143,7 @@ class FileSaver(Saver):
         self.outcome = None
         self.passive = False        # True: this saver writes nothing (see outcome)
         self.holder = None          # claim info of the writer that holds the key instead
+        self.wait_deferred = False  # close left the wait for that writer to settle()
         self.claim = None
         self._what = f"writing {metadata.get('run_id')}/{metadata.get('data_type')}"
         if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
@@ -276,13 +279,21 @@ class FileSaver(Saver):
                 return
         self.outcome = STORED
 
-    def _wait_for_holder(self):
+    def settle(self):
+        """The wait close put off (see the module docstring); put off again while this
+        process still holds claims (a stream inside another's)."""
+        if self.wait_deferred and not held_here():
+            self.wait_deferred = False
+            self._wait_for_holder(settling=True)
+
+    def _wait_for_holder(self, settling=False):
         if self.outcome != MADE_BY_OTHER or held_by_this_process(self.holder):
             return
-        if held_here():
+        if held_here() or self.settles_later and not settling:
             # This process holds other claims it has not committed yet: waiting now could
             # wait for a writer that waits for us (two processes closing keys in different
-            # orders). Only a process holding no claim waits.
+            # orders). Only a process holding no claim waits: settle() does it later.
+            self.wait_deferred = True
             return
         state = wait_for_release(claim_path(self.folder), self.wait_seconds)
         if state == "timeout":
