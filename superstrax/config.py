@@ -10,7 +10,7 @@ import warnings
 
 from immutabledict import immutabledict
 
-from .errors import InvalidConfiguration
+from .errors import InvalidConfiguration, check_config_mode
 from .naming import is_superrun_id
 
 
@@ -301,6 +301,21 @@ def option_defaults(options) -> dict:
             default = opt.default_factory()
         defaults[name] = None if default is OMITTED else default
     return defaults
+
+
+def combine_configs(old_config, new_config=None, mode="update"):
+    """A config from two, as set_config combines them (strax.config.combine_configs): 'update'
+    a copy of old_config with new_config's values set, 'setdefault' old_config's values set
+    only where new_config has none (a copy of new_config), 'replace' new_config itself."""
+    check_config_mode(mode, "combine_configs")
+    new_config = {} if new_config is None else new_config
+    if mode == "replace":
+        return new_config
+    if mode == "setdefault":
+        old_config, new_config = new_config, old_config
+    combined = old_config.copy()
+    combined.update(new_config)
+    return combined
 
 
 def describe_options(classes, config):

@@ -11,6 +11,7 @@ from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for
 from .chunk import DEFAULT_CHUNK_SIZE_MB
 from .errors import CannotMergeKinds, InvalidArgument, InvalidConfiguration, check_config_mode
 from .options import ACCEPTED_GET_KWARGS, CONTEXT_SETTINGS, split_call_arguments
+from .plugins.cut_plugin import plugins_of_cut_list
 from .plugins.registration import plugin_classes_in
 from .processors import PROCESSORS, resolve_processors
 from .session import Session
@@ -180,6 +181,12 @@ class Context:
         if refused:
             raise InvalidConfiguration("\n".join(refused))
 
+    def register_cut_list(self, cut_list):
+        """Register a CutList (or a list/tuple of them) and the cuts it is made of, nested
+        CutLists with their own cuts, as strax does; later registrations win."""
+        for plugin_class in plugins_of_cut_list(cut_list):
+            self.register(plugin_class)
+
     def get_single_plugin(self, run_id, data_type, chunk_number=None):
         run_id = run_id_text(run_id)
         self.get_save_when(data_type)
@@ -226,6 +233,11 @@ class Context:
     def get_dependencies(self, data_type):
         """Every data type data_type is made from (a set)."""
         return inspection.get_dependencies(self._session, data_type)
+
+    def get_dependency_plugins(self, target, run_id, chunk_number=None):
+        """{data type: set-up plugin} of everything needed to make target (target excluded)."""
+        return inspection.dependency_plugins(self._session, target, run_id_text(run_id),
+                                             chunk_number)
 
     def get_data_kinds(self):
         """({data kind: [data types]}, {data type: data kind})."""
@@ -282,6 +294,10 @@ class Context:
         """The DataKey of data_type for run_id (superruns carry a hash of their definition)."""
         return self._session.key_for(run_id, data_type, combining=combining,
                                      chunk_number=chunk_number)
+
+    def get_data_key(self, run_id, target, lineage, combining=False):
+        """The DataKey of target for run_id under lineage (a superrun's with its subruns)."""
+        return self._session.data_key(run_id, target, lineage, combining)
 
     # --- storage -------------------------------------------------------------------------------
     def is_stored(self, run_id, target, detailed=False, chunk_number=None, combining=False,

@@ -139,3 +139,14 @@ class UnknownDataType(DataNotAvailable, KeyError):
 
     def __str__(self):  # KeyError would show the message quoted
         return str(self.args[0]) if self.args else ""
+
+
+class InvalidFolderNameFormat(SuperstraxError):
+    """A folder name that is not '<run id>-<data type>-<lineage hash>'. strax raises it inside
+    its DataDirectory (and catches it there); superstrax's frontends skip such folders without
+    it, so it is here for code that raises or catches strax's name."""
+
+
+class EmptyDataWarning(UserWarning):
+    """strax's warning class for data with no rows; strax itself never issues it, nor does
+    superstrax (it is here so that code filtering it keeps working)."""

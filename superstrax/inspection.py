@@ -154,6 +154,29 @@ def get_plugins(session, targets, run_id) -> dict:
     return plugins
 
 
+def dependency_plugins(session, target, run_id, chunk_number=None) -> dict:
+    """{data type: set-up plugin} of everything target is made from, directly or not (not
+    target itself), in strax's order: target's dependencies, then, for each in turn, what it
+    is made from. chunk_number= is checked as for loading, and (as in strax) changes none of
+    the plugins listed, whose lineages are those of whole runs."""
+    run_id = str(run_id)
+    plugin = session.make_plugin(session.plugin_class(target, run_id), run_id)
+    if chunk_number is not None:
+        session.assign_chunk_number(plugin, run_id, chunk_number)
+    below: dict = {}
+
+    def made_from(p):
+        key = p.provides
+        if key not in below:
+            found = dict(p.deps)
+            for d, dep in p.deps.items():
+                found.update((k, v) for k, v in made_from(dep).items() if k not in found)
+            below[key] = found
+        return below[key]
+
+    return dict(made_from(plugin))
+
+
 def context_hash(session) -> str:
     """A hash of the config and of each registered plugin's version and compressor: anything
     that changes a plugin instance changes it."""

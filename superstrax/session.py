@@ -196,20 +196,27 @@ class Session:
         chunk_number= the chunks of dependencies it is made from)."""
         run_id = check_no_dash(run_id_text(run_id), "run id")
         lineage = self.lineages.lineage(run_id, data_type, chunk_number=chunk_number)
+        if is_superrun_id(run_id) and chunk_number is not None:
+            raise InvalidArgument(
+                f"chunk_number= selects chunks of a regular run's stored data; superrun "
+                f"{run_id} has none of its own (as in strax)")
+        known_hash = None
+        if chunk_number is None and not is_superrun_id(run_id) and not combining:
+            known_hash = self.lineages.lineage_hash(run_id, data_type)
+        return self.data_key(run_id, data_type, lineage, combining, lineage_hash=known_hash)
+
+    def data_key(self, run_id, data_type: str, lineage: dict, combining: bool = False,
+                 lineage_hash: str | None = None) -> DataKey:
+        """The DataKey of data_type for run_id under a given lineage (strax's get_data_key):
+        a superrun's carries the hash of its definition, as key_for's does."""
+        run_id = check_no_dash(run_id_text(run_id), "run id")
         if is_superrun_id(run_id):
-            if chunk_number is not None:
-                raise InvalidArgument(
-                    f"chunk_number= selects chunks of a regular run's stored data; superrun "
-                    f"{run_id} has none of its own (as in strax)")
             spec, digest = self.runs.key_parts(run_id, combining)
             return DataKey(run_id, data_type, lineage, subruns=spec, combining=combining,
                            definition_hash=digest)
         if combining:
             raise SuperrunError(f"combining=True only applies to superruns, not run {run_id}")
-        if chunk_number is not None:
-            return DataKey(run_id, data_type, lineage)
-        return DataKey(run_id, data_type, lineage,
-                       lineage_hash=self.lineages.lineage_hash(run_id, data_type))
+        return DataKey(run_id, data_type, lineage, lineage_hash=lineage_hash)
 
     def frontends_for(self, key: DataKey):
         """The frontends that can hold key's data, in the order they are searched."""

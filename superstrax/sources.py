@@ -14,7 +14,7 @@ from .chunk import DEFAULT_CHUNK_SIZE_MB, Rechunker
 from .errors import DataNotAvailable
 from .plugins.base import SaveWhen
 from .progress import make_bar
-from .utils import convert_tuple_to_list
+from .utils import convert_tuple_to_list, dict_differences as differences
 
 
 def _as_tuple(x) -> tuple:
@@ -199,20 +199,6 @@ def metadata_and_lineage(session, data):
         return data, convert_tuple_to_list(data["lineage"])
     raise ValueError(f"compare_metadata takes (run_id, data_type), a metadata dict or the "
                      f"path of a metadata JSON file, got {data!r}")
-
-
-def differences(a, b, path="") -> list:
-    """Lines naming each key whose value differs between two nested dicts."""
-    out = []
-    for k in sorted(set(a) | set(b), key=str):
-        where = f"{path}.{k}" if path else str(k)
-        if k not in a or k not in b:
-            out.append(f"{where}: only in {'first' if k in a else 'second'}")
-        elif isinstance(a[k], dict) and isinstance(b[k], dict):
-            out.extend(differences(a[k], b[k], where))
-        elif a[k] != b[k]:
-            out.append(f"{where}: {a[k]!r} != {b[k]!r}")
-    return out
 
 
 def compare_metadata(session, data1, data2, return_results=False):

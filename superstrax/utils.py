@@ -22,6 +22,7 @@ from .processing.arrays import (apply_keep_columns, apply_selection, dict_to_rec
                                 remove_titles_from_dtype, set_nan_defaults, unpack_dtype)
 from .progress import bar_class
 from .sort_enforcement import stable_argsort, stable_sort
+from .threaded_runs import multi_run
 
 
 def exporter(export_self=False):
@@ -41,7 +42,7 @@ __all__ += ["tqdm", "stable_sort", "stable_argsort", "deterministic_hash", "hash
             "NumpyJSONEncoder", "to_numpy_dtype", "apply_keep_columns",
             "apply_selection", "dict_to_rec", "group_by_kind", "iter_chunk_meta", "merge_arrs",
             "merged_dtype", "parse_selection", "remove_titles_from_dtype", "set_nan_defaults",
-            "unpack_dtype"]
+            "unpack_dtype", "multi_run"]
 
 # strax exposes its progress-bar class here; like strax's, it is the notebook bar in a
 # Jupyter kernel (when widgets are available) and tqdm's text bar elsewhere.
@@ -168,6 +169,36 @@ def convert_tuple_to_list(init_func_input):
     if isinstance(init_func_input, dict):
         return {k: convert_tuple_to_list(v) for k, v in init_func_input.items()}
     return init_func_input
+
+
+def dict_differences(old, new, path="") -> list:
+    """Lines naming each key whose value differs between two nested dicts ('a.b: 1 != 2',
+    'a.c: only in first'), keys in sorted order."""
+    out = []
+    for k in sorted(set(old) | set(new), key=str):
+        where = f"{path}.{k}" if path else str(k)
+        if k not in old or k not in new:
+            out.append(f"{where}: only in {'first' if k in old else 'second'}")
+        elif isinstance(old[k], dict) and isinstance(new[k], dict):
+            out.extend(dict_differences(old[k], new[k], where))
+        elif not _equal(old[k], new[k]):
+            out.append(f"{where}: {old[k]!r} != {new[k]!r}")
+    return out
+
+
+def _equal(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except ValueError:          # arrays: == is elementwise
+        return bool(np.array_equal(a, b))
+
+
+@export
+def compare_dict(old: dict, new: dict):
+    """Print how two nested dicts (metadata, lineages) differ, one line per differing key;
+    nothing when they are equal. strax's prints deepdiff's report in colour instead."""
+    for line in dict_differences(old, new):
+        print(line)
 
 
 @export

@@ -19,7 +19,9 @@ PUBLIC_NAMES = [
     "PluginGaveWrongOutput", "FileSystemBackend", "FileSytemBackend", "StorageType",
     "MongoFrontend", "ParallelSourcePlugin", "CannotMergeKinds", "PerChunkNotSupported",
     "OMITTED", "PROCESSORS", "dirname_to_prefix", "rechunker", "ZipDirectory",
-    "ZipFileBackend",
+    "ZipFileBackend", "CutList", "get_accumulated_bool", "EmptyDataWarning",
+    "InvalidFolderNameFormat", "FileSaver", "combine_configs", "compare_dict",
+    "flatten_run_metadata", "multi_run",
 ]
 
 CONTEXT_METHODS = [
@@ -28,7 +30,7 @@ CONTEXT_METHODS = [
     "lineage", "key_for", "is_stored", "get_meta", "get_metadata", "run_metadata",
     "define_run", "scan_runs", "select_runs", "list_available", "get_components",
     "estimate_run_start_and_end", "get_iter", "get_array", "get_df", "make",
-    "merge_per_chunk_storage",
+    "merge_per_chunk_storage", "register_cut_list", "get_data_key", "get_dependency_plugins",
 ]
 
 SUBCOMMANDS = ["runs", "define", "verify", "rechunk", "demo"]

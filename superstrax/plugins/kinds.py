@@ -172,10 +172,7 @@ class MergeOnlyPlugin(Plugin):
         return merged_dtype([self.deps[d].dtype_for(d) for d in self.depends_on])
 
     def compute(self, **kwargs):
-        if len(kwargs) != 1:
-            raise PluginError(f"{self.__class__.__name__}: all dependencies of a MergeOnlyPlugin "
-                              f"must be of one data kind, got kinds {sorted(kwargs)}")
-        data = next(iter(kwargs.values()))
+        data = self._merged_input(kwargs)
         dtype = self.dtype_for(self.provides[0])
         if data.dtype == dtype:
             return data
@@ -183,6 +180,13 @@ class MergeOnlyPlugin(Plugin):
         for name in dtype.names:
             out[name] = data[name]
         return out
+
+    def _merged_input(self, kwargs):
+        """The one input array, holding the fields of every dependency (one kind)."""
+        if len(kwargs) != 1:
+            raise PluginError(f"{self.__class__.__name__}: all dependencies of a MergeOnlyPlugin "
+                              f"must be of one data kind, got kinds {sorted(kwargs)}")
+        return next(iter(kwargs.values()))
 
 
 class CutPlugin(Plugin):
