@@ -162,14 +162,15 @@ class ExhaustPlugin(Plugin):
 
 
 class MergeOnlyPlugin(Plugin):
-    """Joins the fields of several data types of one kind; nothing is computed or saved."""
+    """Joins the fields of several data types of one kind; nothing is computed. As strax's:
+    saved only when named in save= (SaveWhen.EXPLICIT), fields in the order of the sorted
+    dependency names (straxen's event_info is one, so its stored dtype must match)."""
 
-    save_when = SaveWhen.NEVER
-    rechunk_on_save = False
+    save_when = SaveWhen.EXPLICIT
 
     def infer_dtype(self):
         from ..dtypes import merged_dtype
-        return merged_dtype([self.deps[d].dtype_for(d) for d in self.depends_on])
+        return merged_dtype([self.deps[d].dtype_for(d) for d in sorted(self.depends_on)])
 
     def compute(self, **kwargs):
         data = self._merged_input(kwargs)
