@@ -180,3 +180,8 @@ def test_strax_warning_and_exception_classes():
     assert issubclass(sx.InvalidFolderNameFormat, Exception)
     with pytest.raises(sx.InvalidFolderNameFormat):
         raise sx.InvalidFolderNameFormat("not-a-key")
+    # and at the module paths strax defines them in
+    from superstrax.storage.common import EmptyDataWarning
+    from superstrax.storage.files import InvalidFolderNameFormat
+    assert EmptyDataWarning is sx.EmptyDataWarning
+    assert InvalidFolderNameFormat is sx.InvalidFolderNameFormat

@@ -12,6 +12,7 @@ import numpy as np
 from ..chunk import Chunk
 from ..errors import (DataCorrupted, DataNotAvailable, InvalidConfiguration, RunMetadataNotAvailable,
                       SuperstraxError)
+from ..errors import EmptyDataWarning  # noqa: F401 (strax's strax.storage.common path)
 from ..kernels import endtimes
 from . import strax_style
 from .keys import DataKey  # noqa: F401  (named here since the storage contracts began)

@@ -23,6 +23,7 @@ import stat
 from ..errors import (DataCorrupted, DataExistsError, DataNotAvailable, InvalidArgument,
                       InvalidConfiguration, RunMetadataNotAvailable, StorageError,
                       SuperstraxError)
+from ..errors import InvalidFolderNameFormat  # noqa: F401 (strax's strax.storage.files path)
 from .checksums import CHECKSUM_FIELD
 from .common import Location, StorageBackend, StorageFrontend, parse_dtype
 from .file_saver import CLAIM_WAIT_SECONDS, FileSaver, os_error, write_atomically
@@ -574,4 +575,4 @@ FileSytemBackend = FileSystemBackend
 
 __all__ = ["DataDirectory", "FileSystemBackend", "FileSytemBackend", "FileSaver",
            "dirname_to_prefix", "metadata_path", "parse_dtype", "file_problems",
-           "chunk_filename", "TEMP_SUFFIX", "REPLACED_MARK"]
+           "chunk_filename", "TEMP_SUFFIX", "REPLACED_MARK", "InvalidFolderNameFormat"]
