@@ -259,9 +259,13 @@ def _fill(stream, rows, run_id, targets):
 
 
 def _output_dtype(session, run_id, targets):
+    """The dtype of what get_array returns: several targets of one kind are joined in the
+    order of their sorted names, as the MergeNode joins them (and strax)."""
     from .dtypes import merged_dtype
-    return merged_dtype([session.single_plugin(run_id, t).dtype_for(t)
-                         for t in as_tuple(targets)])
+    targets = as_tuple(targets)
+    if len({session.kind_of(t) for t in targets}) == 1:
+        targets = sorted(targets)
+    return merged_dtype([session.single_plugin(run_id, t).dtype_for(t) for t in targets])
 
 
 def make(session, run_id, targets, save=(), progress_bar=None, **kwargs):

@@ -90,7 +90,8 @@ class ChainNode:
 
 @dataclass(eq=False)
 class MergeNode:
-    """Several targets of one data kind, joined field-wise."""
+    """Several targets of one data kind, joined field-wise, in the order of their sorted
+    names (strax merges them so: get_array(run, ('b', 'a')) has a's fields first)."""
     run_id: str
     data_types: tuple
     inputs: dict[str, "Node"]
@@ -173,8 +174,9 @@ class Planner:
         kinds = kinds_of(self.session, self.targets, run_id, self.allow_multiple)
         if len(set(kinds.values())) > 1:
             return self._multi_node(run_id)
-        inputs = {d: self.node_for(run_id, d) for d in self.targets}
-        return MergeNode(run_id, self.targets, inputs, kinds)
+        merged = tuple(sorted(self.targets))
+        inputs = {d: self.node_for(run_id, d) for d in merged}
+        return MergeNode(run_id, merged, inputs, kinds)
 
     def _multi_node(self, run_id):
         """Targets of several kinds: the stream follows the first target that no other

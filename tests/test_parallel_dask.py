@@ -160,8 +160,10 @@ def test_get_dask_of_several_targets_of_one_kind_joins_them_as_get_df(stored, cl
     assert len(stored.get_meta("2", "doubled")["chunks"]) < \
         len(stored.get_meta("2", "pulses")["chunks"]) == 10
     frame = stored.get_dask("2", ["pulses", "doubled"])
+    # partitions follow the first target's chunks; fields come in the order of the sorted
+    # data type names, as in get_df (and strax)
     assert frame.npartitions == 10 and list(frame.columns) == \
-        ["time", "endtime", "value", "row", "twice"]
+        ["time", "endtime", "twice", "value", "row"]
     got = computed(frame, client).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, stored.get_df("2", ["pulses", "doubled"]))
     np.testing.assert_array_equal(got["twice"], 2 * got["value"])

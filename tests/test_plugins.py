@@ -189,6 +189,14 @@ def test_cut_and_merge_only_plugins(storage):
     assert list(info.dtype.names) == expected
     st.make("0", "peak_info", save="peak_info")
     assert st.is_stored("0", "peak_info")
+    # Several targets of one kind are joined in that order too, whatever order they are
+    # asked in, and also when nothing is found (an empty result has the same fields).
+    for targets in (("peaks", "cuts"), ("cuts", "peaks")):
+        both = st.get_array("0", targets)
+        assert list(both.dtype.names) == ["time", "endtime", "cut_early"] + [
+            f for f in fields_of["peaks"] if f not in ("time", "endtime")]
+        assert list(st.get_df("0", targets).columns) == list(both.dtype.names)
+        assert st.get_array("0", targets, time_range=(10**6, 10**6 + 1)).dtype == both.dtype
     # as strax names them: data type and field from the class unless given
     cut = st.get_array("0", "cuts")
     assert st.is_stored("0", "cuts")

@@ -104,7 +104,9 @@ def load_partition(source: PartitionSource, options: FrameOptions):
         for frontend, key, numbers in source.others:
             other = _load_chunk(frontend, key, numbers)
             parts.append(_within(other, chunk.start, chunk.end, chunk))
-        chunk = Chunk.merge(parts, data_type=chunk.data_type)
+        # Partitions follow the first target's chunks; fields are joined as get_df joins
+        # them, in the order of the sorted data type names (as strax).
+        chunk = Chunk.merge(sorted(parts, key=lambda c: c.data_type), data_type=chunk.data_type)
     if chunk is not None and source.ranges is not None:
         chunk = _cut_to_ranges(chunk, source.ranges, source.hull)
     if chunk is not None and source.superrun_id is not None:
@@ -154,8 +156,9 @@ def _frame(chunk, options: FrameOptions, warn=False):
 
 
 def _empty_chunk(dtypes, run_id, targets):
+    by_name = sorted(zip(targets, dtypes), key=lambda pair: pair[0])
     chunks = [Chunk(data_type=t, data_kind=targets[0], dtype=d, run_id=run_id, start=0, end=0,
-                    data=np.zeros(0, d)) for t, d in zip(targets, dtypes)]
+                    data=np.zeros(0, d)) for t, d in by_name]
     return chunks[0] if len(chunks) == 1 else Chunk.merge(chunks, data_type=targets[0])
 
 
