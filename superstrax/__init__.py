@@ -25,7 +25,7 @@ from .hashing import deterministic_hash, hashablize, NumpyJSONEncoder
 from .dtypes import (endtime, hit_dtype, interval_dtype, peak_dtype, peak_interval_dtype,
                      record_dtype, time_dt_fields, time_fields, to_numpy_dtype)
 from .dtypes import (DEFAULT_RECORD_LENGTH, DIGITAL_SUM_WAVEFORM_CHANNEL, hitlet_dtype,
-                     hitlet_with_data_dtype, raw_record_dtype)
+                     hitlet_with_data_dtype, raw_record_dtype, record_length_from_dtype)
 from .sort_enforcement import SortingError, stable_argsort, stable_sort
 from .processing.general import (NoBreakFound, _find_break_i, abs_time_to_prev_next_interval,
                                  diff, from_break, fully_contained_in, overlap_indices,
@@ -80,7 +80,8 @@ __all__ = [
     "rechunker", "dirname_to_prefix", "ZipDirectory", "ZipFileBackend",
     # strax's array utilities and module-level names
     "DEFAULT_RECORD_LENGTH", "DIGITAL_SUM_WAVEFORM_CHANNEL", "hitlet_dtype",
-    "hitlet_with_data_dtype", "raw_record_dtype", "SortingError", "stable_argsort", "stable_sort",
+    "hitlet_with_data_dtype", "raw_record_dtype", "record_length_from_dtype", "SortingError",
+    "stable_argsort", "stable_sort",
     "NoBreakFound", "_find_break_i", "abs_time_to_prev_next_interval", "diff", "from_break",
     "fully_contained_in", "overlap_indices", "sort_by_time", "split_array", "split_by_containment",
     "split_touching_windows", "touching_windows", "apply_keep_columns", "apply_selection",

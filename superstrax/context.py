@@ -200,7 +200,10 @@ class Context:
 
     def data_info(self, data_type):
         """Field name, numpy type and description of each field of data_type."""
-        return inspection.field_table(self.get_single_plugin("0", data_type).dtype_for(data_type))
+        # As strax, from a plugin that is not set up: setup may need resources (a database)
+        # that a plugin's dtype does not.
+        return inspection.field_table(
+            self._get_plugins((data_type,), "0")[data_type].dtype_for(data_type))
 
     def search_field(self, pattern, include_code_usage=True, return_matches=False):
         """Which data types have fields matching a glob pattern, and which plugin methods
@@ -235,7 +238,8 @@ class Context:
         return inspection.get_dependencies(self._session, data_type)
 
     def get_dependency_plugins(self, target, run_id, chunk_number=None):
-        """{data type: set-up plugin} of everything needed to make target (target excluded)."""
+        """{data type: plugin} of everything needed to make target (target excluded); the
+        plugins are not set up, as strax's."""
         return inspection.dependency_plugins(self._session, target, run_id_text(run_id),
                                              chunk_number)
 
@@ -252,7 +256,7 @@ class Context:
         inspection.check_superrun(self._session)
 
     def _get_plugins(self, targets, run_id, chunk_number=None):
-        """{data type: set-up plugin} for targets and what they are made from."""
+        """{data type: plugin} for targets and what they are made from (not set up, as strax)."""
         return inspection.get_plugins(self._session, targets, run_id)
 
     def _context_hash(self):

@@ -16,7 +16,7 @@ __all__ = [
     "time_fields", "time_dt_fields", "interval_dtype", "peak_interval_dtype",
     "record_dtype", "hit_dtype", "peak_dtype", "to_numpy_dtype", "endtime", "merged_dtype",
     "raw_record_dtype", "hitlet_dtype", "hitlet_with_data_dtype", "DIGITAL_SUM_WAVEFORM_CHANNEL",
-    "DEFAULT_RECORD_LENGTH", "copy_to_buffer",
+    "DEFAULT_RECORD_LENGTH", "copy_to_buffer", "record_length_from_dtype",
 ]
 
 # The channel number peaks carry: they are sums over all channels, not one channel's data.
@@ -59,6 +59,12 @@ def raw_record_dtype(samples_per_record=DEFAULT_RECORD_LENGTH):
         # Signed, so values stay representable after a baseline is subtracted.
         (("Waveform data in raw ADC counts", "data"), np.int16, samples_per_record),
     ]
+
+
+def record_length_from_dtype(dtype) -> int:
+    """Samples per record of a waveform dtype: the length of its 'data' field (strax's name;
+    straxen's records plugins find their dtype from raw_records' with it)."""
+    return int(np.dtype(dtype)["data"].shape[0])
 
 
 def record_dtype(samples_per_record=DEFAULT_RECORD_LENGTH):

@@ -133,8 +133,9 @@ def get_save_when(session, data_type: str):
 
 # --- plugin instances ------------------------------------------------------------------------
 def get_plugins(session, targets, run_id) -> dict:
-    """{data type: set-up plugin instance} for targets and everything they are made from (one
-    instance per plugin class, listed under each output the registry gives it)."""
+    """{data type: plugin instance} for targets and everything they are made from (one
+    instance per plugin class, listed under each output the registry gives it): configured,
+    dtypes fixed, not set up (as strax's _get_plugins)."""
     run_id = str(run_id)
     if is_superrun_id(run_id):
         run_id = session.runs.subrun_specs(run_id)[0].run_id
@@ -146,7 +147,7 @@ def get_plugins(session, targets, run_id) -> dict:
         if d in plugins:
             continue
         cls = session.plugin_class(d, run_id)
-        plugin = session.make_plugin(cls, run_id, instances)
+        plugin = session.make_plugin(cls, run_id, instances, setup=False)   # strax: not set up
         for out in cls.provides_tuple():
             if _registry(session).get(out) is cls:
                 plugins[out] = plugin
@@ -155,12 +156,12 @@ def get_plugins(session, targets, run_id) -> dict:
 
 
 def dependency_plugins(session, target, run_id, chunk_number=None) -> dict:
-    """{data type: set-up plugin} of everything target is made from, directly or not (not
+    """{data type: plugin (not set up)} of everything target is made from, directly or not (not
     target itself), in strax's order: target's dependencies, then, for each in turn, what it
     is made from. chunk_number= is checked as for loading, and (as in strax) changes none of
     the plugins listed, whose lineages are those of whole runs."""
     run_id = str(run_id)
-    plugin = session.make_plugin(session.plugin_class(target, run_id), run_id)
+    plugin = session.make_plugin(session.plugin_class(target, run_id), run_id, setup=False)
     if chunk_number is not None:
         session.assign_chunk_number(plugin, run_id, chunk_number)
     below: dict = {}

@@ -154,22 +154,35 @@ class Session:
             kind = self.kind_of(cls.depends_on_tuple()[0])
         return kind
 
-    def make_plugin(self, cls: type, run_id: str, instances: dict | None = None):
-        """A set-up plugin instance for run_id, with instances of its dependencies in .deps."""
+    def make_plugin(self, cls: type, run_id: str, instances: dict | None = None,
+                    setup: bool = True):
+        """A plugin instance for run_id, with instances of its dependencies in .deps.
+
+        As strax, only a plugin that is asked for with setup=True (one that computes, or
+        get_single_plugin's) has its options checked complete and is set up; the others
+        (its dependencies, those made for inspection) are configured as far as their options
+        resolve and get their dtype, no more. So data made from a plugin whose setup needs a
+        database or resource files (straxen's, offline) can still be planned, loaded and
+        inspected, as with strax. One made without setup is set up when later asked for with it.
+        """
         instances = {} if instances is None else instances
-        if (cls, run_id) in instances:
-            return instances[(cls, run_id)]
-        plugin = cls()
-        plugin.run_id = str(run_id)
-        config = self.lineages.config_for(cls, run_id)
-        plugin.config = {k: v for k, v in config.items() if k != "__subrun_dependent__"}
-        plugin.lineage = self.lineages.lineage(run_id, plugin.provides[-1])
-        instances[(cls, run_id)] = plugin
-        plugin._kinds = {d: self.kind_of(d) for d in plugin.provides}
-        plugin.deps = {d: self.make_plugin(self.plugin_class(d, run_id), run_id, instances)
-                       for d in plugin.depends_on}
-        plugin.fix_dtype()     # before setup, as strax: setup may read self.dtype
-        plugin.setup()
+        plugin = instances.get((cls, run_id))
+        if plugin is None:
+            plugin = cls()
+            plugin.run_id = str(run_id)
+            config = self.lineages.config_for(cls, run_id, tolerant=True)
+            plugin.config = {k: v for k, v in config.items() if k != "__subrun_dependent__"}
+            plugin.lineage = self.lineages.lineage(run_id, plugin.provides[-1])
+            instances[(cls, run_id)] = plugin
+            plugin._kinds = {d: self.kind_of(d) for d in plugin.provides}
+            plugin.deps = {d: self.make_plugin(self.plugin_class(d, run_id), run_id, instances,
+                                               setup=False)
+                           for d in plugin.depends_on}
+            plugin.fix_dtype()     # before setup, as strax: setup may read self.dtype
+        if setup and not plugin.__dict__.get("_superstrax_set_up"):
+            self.lineages.config_for(cls, run_id)    # InvalidConfiguration if incomplete
+            plugin.setup()
+            plugin._superstrax_set_up = True
         return plugin
 
     def assign_chunk_number(self, plugin, run_id, chunk_number: dict) -> None:
@@ -183,11 +196,12 @@ class Session:
                 plugin.chunk_number = list(chunk_number[d])
 
     def single_plugin(self, run_id, data_type: str):
-        """The plugin making data_type for run_id (a superrun: for its first subrun)."""
+        """The plugin making data_type for run_id (a superrun: for its first subrun), not set
+        up: its callers want its dtype, which strax knows without setting a plugin up."""
         run_id = run_id_text(run_id)
         if is_superrun_id(run_id):
             run_id = self.runs.subrun_specs(run_id)[0].run_id
-        return self.make_plugin(self.plugin_class(data_type, run_id), run_id)
+        return self.make_plugin(self.plugin_class(data_type, run_id), run_id, setup=False)
 
     # --- keys and storage ----------------------------------------------------------------------
     def key_for(self, run_id, data_type: str, combining: bool = False,

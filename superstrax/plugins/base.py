@@ -10,6 +10,7 @@ import numpy as np
 from immutabledict import immutabledict
 
 from ..chunk import Chunk, DEFAULT_CHUNK_SIZE_MB
+from ..config import Config
 from ..errors import PluginError, PluginGaveWrongOutput
 from ..hashing import deterministic_hash
 from ..validation import check_output_rows
@@ -198,6 +199,12 @@ class Plugin:
         # read as attributes, like Config-declared ones (strax allows both).
         config = self.__dict__.get("config")
         if config is not None and name in config and name in type(self).takes_config:
+            option = type(self).takes_config[name]
+            if isinstance(option, Config):
+                # A Config is a descriptor, so we only get here when its fetch raised
+                # AttributeError (straxen's URLConfig offline: no database). As strax, fetch
+                # again so that error surfaces, instead of handing out the unresolved URL.
+                return option.__get__(self, type(self))
             return config[name]
         raise AttributeError(f"{self.__class__.__name__} has no attribute {name!r}")
 
@@ -270,6 +277,10 @@ class Plugin:
     def dtype_for(self, data_type):
         if self._dtypes is None:
             self.fix_dtype()
+        if not self.multi_output:
+            # As strax: a plugin of one output gives its dtype whatever name is asked for
+            # (straxen's PeaksHighEnergy asks the plugin of peaklets_he for 'peaklets').
+            return self._dtypes[self.provides[0]]
         try:
             return self._dtypes[data_type]
         except KeyError:
