@@ -35,6 +35,14 @@ _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
 
 
+def _is_hashable(obj) -> bool:
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
 def hashablize(obj):
     """Turn obj into nested tuples; dicts become key-sorted (key, value) pairs."""
     kind = type(obj)
@@ -44,22 +52,13 @@ def hashablize(obj):
     if kind is tuple or kind is list:
         # (before the Mapping check: isinstance against an ABC costs ~100 us the first time
         # per type in a process, a tenth of a small superrun's first load)
-        if kind is tuple:
-            try:
-                hash(obj)
-            except TypeError:
-                pass
-            else:
-                return obj
+        if kind is tuple and _is_hashable(obj):
+            return obj
         return tuple(hashablize(x) for x in obj)
     if kind is not dict and isinstance(obj, Mapping):
         # (a plain dict skips the ABC check, whose first call in a process is slow)
         obj = dict(obj)
-    try:
-        hash(obj)
-    except TypeError:
-        pass
-    else:
+    if _is_hashable(obj):
         return obj
     if isinstance(obj, dict):
         items = sorted(obj.items())

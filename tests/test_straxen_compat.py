@@ -41,17 +41,23 @@ BUILD_AND_KEY = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def straxen_on_superstrax(tmp_path_factory):
+def _run_on_superstrax(code, recorded, tmp_path_factory):
+    """(the recording, what code printed as JSON): code run in a fresh interpreter for the
+    recording's run id, in a new directory."""
     if importlib.util.find_spec("straxen") is None:
         pytest.skip("straxen is not installed: pip install superstrax[compat]")
-    with open(EXPECTED) as f:
+    with open(recorded) as f:
         expected = json.load(f)
     cwd = tmp_path_factory.mktemp("straxen")
-    r = subprocess.run([sys.executable, "-c", BUILD_AND_KEY, expected["run_id"]], cwd=cwd,
+    r = subprocess.run([sys.executable, "-c", code, expected["run_id"]], cwd=cwd,
                        env=subprocess_env(), capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-5000:]
     return expected, json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def straxen_on_superstrax(tmp_path_factory):
+    return _run_on_superstrax(BUILD_AND_KEY, EXPECTED, tmp_path_factory)
 
 
 def test_straxen_imports_and_builds_xenonnt_on_superstrax(straxen_on_superstrax):
@@ -126,15 +132,7 @@ DESCRIBE_DTYPES = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def straxen_dtypes_on_superstrax(tmp_path_factory):
-    if importlib.util.find_spec("straxen") is None:
-        pytest.skip("straxen is not installed: pip install superstrax[compat]")
-    with open(EXPECTED_DTYPES) as f:
-        expected = json.load(f)
-    cwd = tmp_path_factory.mktemp("straxen_dtypes")
-    r = subprocess.run([sys.executable, "-c", DESCRIBE_DTYPES, expected["run_id"]], cwd=cwd,
-                       env=subprocess_env(), capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-5000:]
-    return expected, json.loads(r.stdout.strip().splitlines()[-1])
+    return _run_on_superstrax(DESCRIBE_DTYPES, EXPECTED_DTYPES, tmp_path_factory)
 
 
 FIELDS = ("dtype", "data_kind", "save_when", "rechunk_on_save", "compressor",
