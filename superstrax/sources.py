@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import inspection, loading
 from .chunk import DEFAULT_CHUNK_SIZE_MB, Rechunker
-from .errors import DataNotAvailable
+from .errors import DataNotAvailable, InvalidArgument
 from .plugins.base import SaveWhen
 from .progress import make_bar
 from .utils import convert_tuple_to_list, dict_differences as differences
@@ -219,6 +219,7 @@ def copy_to_frontends(session, run_id, target, target_frontend_id=None,
                       target_compressor=None, rechunk=False, rechunk_to_mb=None) -> list:
     """Copy to storage[target_frontend_id], or (None) to every writable frontend lacking the
     data; the frontends written to."""
+    _refuse_fuzzy(session, "copy_to_frontend", run_id, target)
     key = session.key_for(run_id, target)
     if target_frontend_id is None:
         targets = [fe for fe in session.storage if not fe.readonly and not fe.is_stored(key)]
@@ -233,6 +234,7 @@ def copy_to_frontend(session, run_id, target, frontend, target_compressor=None,
                      rechunk=False, rechunk_to_mb=None) -> None:
     """Copy stored data of target to frontend (optionally recompressed and rechunked),
     chunk by chunk, written under a temporary name until complete."""
+    _refuse_fuzzy(session, "copy_to_frontend", run_id, target)
     key = session.key_for(run_id, target)
     source = session.find_frontend(key)
     if source is None:
@@ -245,6 +247,17 @@ def copy_to_frontend(session, run_id, target, frontend, target_compressor=None,
     rechunker = Rechunker(rechunk_to_mb or md.get("chunk_target_size_mb", 200)) \
         if rechunk else None
     _save_all(saver, source.loader(key), rechunker)
+
+
+def _refuse_fuzzy(session, what, run_id, target):
+    """Copies are written under this context's exact key; with fuzzy_for set, the data found
+    may be of another lineage (strax would write it under the wrong key)."""
+    if session.fuzzy_options():
+        raise InvalidArgument(
+            f"{what}({run_id!r}, {target!r}) writes under this context's exact key, but the "
+            f"context has fuzzy_for / fuzzy_for_options set, so the data it finds may be of "
+            f"another lineage. Use a context without them (st.new_context(fuzzy_for=(), "
+            f"fuzzy_for_options=()))")
 
 
 def _save_all(saver, chunks, rechunker=None):
@@ -271,6 +284,7 @@ def merge_per_chunk_storage(session, run_id, target, dependency, chunk_number_gr
     when the groups cover every chunk of the dependency, else under the key of all their
     chunks together. The groups are read in time order, optionally rechunked and
     recompressed, and written through the frontends' savers (visible once complete)."""
+    _refuse_fuzzy(session, "merge_per_chunk_storage", run_id, target)
     if not isinstance(target, str):
         raise ValueError(f"merge_per_chunk_storage takes one target at a time, got {target!r}")
     if check_is_stored and session.is_stored(run_id, target):

@@ -59,6 +59,24 @@ def test_fuzzy_context_stores_nothing(st, storage):
     assert not st.is_stored("4", "records") and not st.is_stored("4", "peaks")
 
 
+def test_a_fuzzy_context_refuses_to_copy_what_it_finds_under_its_own_key(stored_peaks, tmp_path):
+    st, storage, _ = stored_peaks
+    fuzzy_st = st.new_context(fuzzy_for=("peaks",))
+    other = sx.DataDirectory(str(tmp_path / "copies"))
+    fuzzy_st.storage.append(other)
+    assert fuzzy_st.is_stored("3", "peaks")          # found, made with base_area=5
+    with pytest.raises(sx.InvalidArgument, match="fuzzy_for"):
+        fuzzy_st.copy_to_frontend("3", "peaks", target_frontend_id=1)
+    with pytest.raises(sx.InvalidArgument, match="fuzzy_for"):
+        fuzzy_st.merge_per_chunk_storage("3", "peaks", "records")
+    assert not os.path.isdir(other.path) or _folders(other.path) == []
+    # the context the message points to copies what its own key names
+    exact = fuzzy_st.new_context(fuzzy_for=(), fuzzy_for_options=())
+    exact.make("3", "peaks")
+    exact.copy_to_frontend("3", "peaks", target_frontend_id=1)
+    assert str(exact.key_for("3", "peaks")) in _folders(other.path)
+
+
 def test_fuzzy_options_are_effective_context_options():
     names = {s.name: s for s in sx.options.CONTEXT_SETTINGS}
     assert names["fuzzy_for"].effect and names["fuzzy_for_options"].effect
