@@ -8,6 +8,8 @@ chunk is pulled) and run lazily: nothing is read or computed until the caller it
 """
 from __future__ import annotations
 
+import threading
+import warnings
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -75,9 +77,10 @@ class SaveSink:
             # the partial copy is of no use for inspection, so it is not left behind.
             self.saver.close(exception=exception, discard=stopped)
 
-    def settle(self):
-        if self.saver is not None:
-            self.saver.settle()
+    def settle(self) -> bool:
+        """Let the saver wait for data it left to another writer; False if it still has to
+        (this process holds claims of a stream this one runs inside)."""
+        return self.saver is None or self.saver.settle() is not False
 
 
 class _Broadcaster:
@@ -148,6 +151,17 @@ def _at_least_one_step(steps, plugin):
             f"self.chunk(start=..., end=..., data=<no rows>), when there is no data)")
 
 
+# The Processors being iterated in this thread, innermost last: a stream run inside another
+# (a plugin calling get_array in compute) leaves its unsettled savers to the one around it.
+_RUNNING = threading.local()
+
+
+def _running() -> list:
+    if not hasattr(_RUNNING, "stack"):
+        _RUNNING.stack = []
+    return _RUNNING.stack
+
+
 class Processor:
     """Builds the chunk stream of one plan; closes every saver when the stream ends."""
 
@@ -157,6 +171,7 @@ class Processor:
         self.arena = arena
         self.selection = selection
         self.sinks = []
+        self._inherited = []      # unsettled sinks of streams that ran inside this one
         self._broadcasters = {}
         self.time_range = time_range
         self._stream_root = self._stream(plan, time_range)
@@ -248,6 +263,15 @@ class Processor:
             sink.close()
 
     def __iter__(self):
+        running = _running()
+        running.append(self)
+        try:
+            yield from self._run()
+        finally:
+            running.remove(self)
+        self._settle(running)
+
+    def _run(self):
         exception = None
         try:
             for chunk in self._stream_root:
@@ -264,10 +288,21 @@ class Processor:
                 if not sink.closed:
                     sink.close(exception=exception or RuntimeError(
                         "processing stopped before this data was complete"))
-        # Every saver of the stream has committed or let its claim go: data left to other
-        # writers meanwhile can be waited for now, so a make returns with all of it stored.
-        for sink in self.sinks:
-            sink.settle()
+
+    def _settle(self, running):
+        """Every saver of the stream has committed or let its claim go: data left to other
+        writers meanwhile is waited for now, so a make returns with all of it stored. While
+        a stream around this one still holds claims, that one waits instead."""
+        unsettled = [s for s in self.sinks + self._inherited if not s.settle()]
+        if not unsettled:
+            return
+        if running:
+            running[-1]._inherited.extend(unsettled)
+            return
+        what = ", ".join(str(s.target.key) for s in unsettled)
+        warnings.warn(f"{what}: another writer is storing this data, and this process could "
+                      f"not wait for it while it holds claims of writes outside this call; "
+                      f"check st.is_stored later", UserWarning, stacklevel=3)
 
 
 def part_cut(part, time_range=None):

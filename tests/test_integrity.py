@@ -448,6 +448,86 @@ def test_make_returns_once_data_left_to_another_writer_is_stored(tmp_path):
         assert other.wait(timeout=120) == 0
 
 
+_SLOW_SIDE_MAKER = r"""
+import sys, time
+import superstrax as sx
+sys.path.insert(0, sys.argv[2])
+from test_integrity import Side
+compute = Side.compute
+def slow(self, chunk_i):
+    time.sleep(0.75)                 # the lineage stays Side's
+    return compute(self, chunk_i)
+Side.compute = slow
+st = sx.Context(storage=[sx.DataDirectory(sys.argv[1])], register=[Side], progress_bar=False,
+                config={"n_chunks": 2})
+st.make("4", "side")
+"""
+
+
+class Side(Records):
+    """Records under another name, for a make run inside another plugin's compute."""
+    provides = "side"
+    data_kind = "side"
+
+
+class MakesSideWhileComputing(sx.Plugin):
+    """Calls make('side') from compute, while this process holds its own output's claim
+    (its output is not rechunked, so it is written, and claimed, from its first chunk)."""
+    provides = "outer"
+    depends_on = "records"
+    dtype = sx.time_fields
+    rechunk_on_save = False
+    context = None                     # set by the test
+
+    def compute(self, records, start, end):
+        if start > 0:                  # the second chunk: the first one's claim is held
+            type(self).context.make(self.run_id, "side")
+        out = np.zeros(0, self.dtype)
+        return self.chunk(start=start, end=end, data=out)
+
+
+def test_a_make_inside_another_leaves_its_wait_to_the_outer_make(tmp_path):
+    root = str(tmp_path / "d")
+    st = sx.Context(storage=[sx.DataDirectory(root, claim_wait=60)],
+                    register=[Records, Side, MakesSideWhileComputing], progress_bar=False,
+                    allow_rechunk=False, config={"n_chunks": 2})
+    MakesSideWhileComputing.context = st
+    side_key = str(st.key_for("4", "side"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(here) + os.pathsep +
+               os.environ.get("PYTHONPATH", ""))
+    other = subprocess.Popen([sys.executable, "-c", _SLOW_SIDE_MAKER, root, here], env=env)
+    try:
+        claim = os.path.join(root, side_key + "-claim.json")
+        for _ in range(600):
+            if os.path.exists(claim) or other.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.05"])
+        assert os.path.exists(claim), "the other writer never claimed side"
+        st.make("4", "outer")
+        # The inner make could not wait (the outer held its claim); the outer waited once
+        # its own data was committed, so both are stored when it returns.
+        assert st.is_stored("4", "outer") and st.is_stored("4", "side")
+    finally:
+        assert other.wait(timeout=120) == 0
+
+
+def test_a_wait_that_cannot_be_done_or_left_to_anyone_is_said(tmp_path, live_holder):
+    # This process holds a claim outside any make (a saver opened by hand), so the make
+    # cannot wait for the live writer of records, and no make around it can: it says so.
+    root = str(tmp_path / "d")
+    st = _peaks_context(root, claim_wait=60)
+    _claim_for(root, str(st.key_for("4", "records")), live_holder.pid)
+    by_hand = st.storage[0].saver(st.key_for("5", "records"), {
+        "run_id": "5", "data_type": "records", "compressor": "blosc"})
+    try:
+        with pytest.warns(UserWarning, match="could not wait"):
+            st.make("4", "peaks")
+        assert st.is_stored("4", "peaks") and not st.is_stored("4", "records")
+    finally:
+        by_hand.close(discard=True)
+
+
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "10", None, True])
 def test_claim_wait_must_be_a_number_of_seconds(tmp_path, bad):
     with pytest.raises(sx.InvalidArgument, match="claim_wait"):

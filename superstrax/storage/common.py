@@ -133,9 +133,11 @@ class Saver(ABC):
     #: its stream; a saver may then put off waiting for another writer from close to settle.
     settles_later = False
 
-    def settle(self) -> None:
+    def settle(self) -> bool:
         """Called after every saver of the same stream is closed: a saver that left its data
-        to another writer may wait here for that writer to finish (FileSaver does)."""
+        to another writer may wait here for that writer to finish (FileSaver does). False:
+        it cannot wait yet, ask again later (the caller's caller does)."""
+        return True
 
     def _save_chunk_metadata(self, chunk_info):
         """strax's hook: one chunk's metadata entry was added (strax-style savers)."""

@@ -279,12 +279,13 @@ class FileSaver(Saver):
                 return
         self.outcome = STORED
 
-    def settle(self):
+    def settle(self) -> bool:
         """The wait close put off (see the module docstring); put off again while this
-        process still holds claims (a stream inside another's)."""
+        process still holds claims (a stream inside another's): then False."""
         if self.wait_deferred and not held_here():
             self.wait_deferred = False
             self._wait_for_holder(settling=True)
+        return not self.wait_deferred
 
     def _wait_for_holder(self, settling=False):
         if self.outcome != MADE_BY_OTHER or held_by_this_process(self.holder):
