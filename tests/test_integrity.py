@@ -4,6 +4,7 @@ Every test damages real files in a temporary DataDirectory the way the issue fou
 damaged (flipped bytes, edited metadata, killed writes) and checks that loading raises
 DataCorrupted naming the file and that `verify` reports the damage and goes on.
 """
+import contextlib
 import errno
 import json
 import os
@@ -11,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -411,6 +413,25 @@ def test_data_left_to_a_writer_that_hangs_is_an_error_even_while_this_make_holds
     assert st.is_stored("4", "peaks") and not st.is_stored("4", "records")
 
 
+@contextlib.contextmanager
+def _another_writer_holding(key, root, script):
+    """A second process running script (a slow make, given root and this folder), from the
+    moment it holds key's claim; it must end well."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(here) + os.pathsep +
+               os.environ.get("PYTHONPATH", ""))
+    other = subprocess.Popen([sys.executable, "-c", script, root, here], env=env)
+    try:
+        claim = os.path.join(root, key + "-claim.json")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(claim) and other.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(claim), f"the other writer never claimed {key}"
+        yield other
+    finally:
+        assert other.wait(timeout=120) == 0
+
+
 _SLOW_RECORDS_MAKER = r"""
 import sys, time
 import superstrax as sx
@@ -429,23 +450,10 @@ st.make("4", "records")
 def test_make_returns_once_data_left_to_another_writer_is_stored(tmp_path):
     root = str(tmp_path / "d")
     st = _peaks_context(root, claim_wait=60)
-    records_key = str(st.key_for("4", "records"))
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    other = subprocess.Popen([sys.executable, "-c", _SLOW_RECORDS_MAKER, root], env=env)
-    try:
-        claim = os.path.join(root, records_key + "-claim.json")
-        for _ in range(600):                     # until the other writer holds the claim
-            if os.path.exists(claim) or other.poll() is not None:
-                break
-            subprocess.run(["sleep", "0.05"])
-        assert os.path.exists(claim), "the other writer never claimed records"
+    with _another_writer_holding(str(st.key_for("4", "records")), root, _SLOW_RECORDS_MAKER):
         st.make("4", "peaks")
         # make waited for the other writer: both are stored when it returns
         assert st.is_stored("4", "records") and st.is_stored("4", "peaks")
-        assert other.poll() is None or other.returncode == 0
-    finally:
-        assert other.wait(timeout=120) == 0
 
 
 _SLOW_SIDE_MAKER = r"""
@@ -492,24 +500,11 @@ def test_a_make_inside_another_leaves_its_wait_to_the_outer_make(tmp_path):
                     register=[Records, Side, MakesSideWhileComputing], progress_bar=False,
                     allow_rechunk=False, config={"n_chunks": 2})
     MakesSideWhileComputing.context = st
-    side_key = str(st.key_for("4", "side"))
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(here) + os.pathsep +
-               os.environ.get("PYTHONPATH", ""))
-    other = subprocess.Popen([sys.executable, "-c", _SLOW_SIDE_MAKER, root, here], env=env)
-    try:
-        claim = os.path.join(root, side_key + "-claim.json")
-        for _ in range(600):
-            if os.path.exists(claim) or other.poll() is not None:
-                break
-            subprocess.run(["sleep", "0.05"])
-        assert os.path.exists(claim), "the other writer never claimed side"
+    with _another_writer_holding(str(st.key_for("4", "side")), root, _SLOW_SIDE_MAKER):
         st.make("4", "outer")
         # The inner make could not wait (the outer held its claim); the outer waited once
         # its own data was committed, so both are stored when it returns.
         assert st.is_stored("4", "outer") and st.is_stored("4", "side")
-    finally:
-        assert other.wait(timeout=120) == 0
 
 
 def test_a_wait_that_cannot_be_done_or_left_to_anyone_is_said(tmp_path, live_holder):
