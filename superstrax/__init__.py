@@ -10,7 +10,7 @@ Layers, lowest first; a module imports only from its own layer or lower ones
     plugins   plugins (Plugin and its kinds, input syncing)
     storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants
     runs      runs (superruns, registry, listing), lineage, run_selection
-    engine    session, planning, executor, loading, parallel, inspection, sources, processors, zarr_arrays
+    engine    session, planning, executor, loading, dispatch, parallel, inspection, sources, processors, zarr_arrays
     facade    context (Context: strax's API over a Session)
     tools     cli (commands, maintenance, demo, verification), testutils, testing
 """

@@ -14,7 +14,7 @@ LAYERS = (
     ("storage", ("storage", "io", "constants")),
     ("runs", ("runs", "lineage", "run_selection")),
     ("engine", ("session", "planning", "executor", "loading", "parallel", "inspection",
-                "sources", "processors", "zarr_arrays")),
+                "sources", "processors", "zarr_arrays", "dispatch")),
     ("facade", ("context",)),
     ("tools", ("cli", "testutils", "testing")),
     # the package itself, and old module paths kept as aliases of moved modules

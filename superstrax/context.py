@@ -6,7 +6,7 @@ import warnings
 from types import MappingProxyType
 
 from . import config as cfg
-from . import inspection, loading, output, runs, sources
+from . import dispatch, inspection, loading, output, runs, sources
 from ._version import STRAX_FORMAT_VERSION  # noqa: F401 (its old home; kept for importers)
 from .chunk import DEFAULT_CHUNK_SIZE_MB
 from .errors import CannotMergeKinds, InvalidArgument, InvalidConfiguration, check_config_mode
@@ -531,7 +531,7 @@ class Context:
         ignore_errors = kwargs.pop("ignore_errors", False)
         as_bytes = kwargs.pop("run_id_as_bytes", False)
         ctx, kwargs = self._for_call(kwargs, "get_array")
-        ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
+        dispatch.make_for_loading(ctx._session, run_id, targets, save, max_workers, kwargs)
         return loading.get_array(ctx._session, run_id, targets, save=save,
                                  ignore_errors=ignore_errors, run_id_as_bytes=as_bytes,
                                  **kwargs)
@@ -542,7 +542,7 @@ class Context:
         Takes get_array's arguments."""
         extra = {k: kwargs.pop(k) for k in ("ignore_errors", "run_id_as_bytes") if k in kwargs}
         ctx, kwargs = self._for_call(kwargs, "get_df")
-        ctx._make_in_parallel_for_loading(run_id, targets, save, max_workers, kwargs)
+        dispatch.make_for_loading(ctx._session, run_id, targets, save, max_workers, kwargs)
         return output.to_dataframe(loading.get_array(ctx._session, run_id, targets, save=save,
                                                      **extra, **kwargs), log=self.log)
 
@@ -555,27 +555,8 @@ class Context:
         Failed runs are reported together in one RunsFailed, after every run was tried.
         Takes get_iter's arguments."""
         ctx, kwargs = self._for_call(kwargs, "make")
-        # per-chunk processing is one run's few chunks: it runs here
-        if kwargs.get("chunk_number") is None and \
-                _may_be_parallel(ctx._session, max_workers, executor):
-            from .parallel import make_many, wants_parallel
-            if wants_parallel(ctx._session, max_workers, executor):
-                make_many(ctx._session, run_id, targets, save=save, max_workers=max_workers,
-                          executor=executor, progress_bar=progress_bar, **kwargs)
-                return
-        loading.make(ctx._session, run_id, targets, save=save, progress_bar=progress_bar,
-                     **kwargs)
-
-    def _make_in_parallel_for_loading(self, run_id, targets, save, max_workers, kwargs):
-        if not _may_be_parallel(self._session, max_workers, None):
-            return
-        from .parallel import make_many, wants_parallel
-        if kwargs.get("chunk_number") is None and not kwargs.get("allow_multiple") and \
-                wants_parallel(self._session, max_workers, None) and \
-                loading.stores_anything(run_id, targets, kwargs):
-            make_many(self._session, run_id, targets, save=save, max_workers=max_workers,
-                      progress_bar=kwargs.get("progress_bar"),
-                      combining=kwargs.get("combining", False), for_loading=True)
+        dispatch.make(ctx._session, run_id, targets, save=save, max_workers=max_workers,
+                      executor=executor, progress_bar=progress_bar, **kwargs)
 
     def get_dask(self, run_id, targets, time_range=None, seconds_range=None, time_within=None,
                  time_selection="fully_contained", selection=None, selection_str=None,
@@ -607,13 +588,6 @@ class Context:
         # Pickled by value (plugins, options, storage), e.g. to ship it to worker processes.
         from .parallel.spec import ContextSpec
         return _context_from_spec, (ContextSpec.from_session(self._session),)
-
-
-def _may_be_parallel(session, max_workers, executor):
-    """False when parallel.wants_parallel surely says no: a plain call then does not import
-    the parallel package (most of a fresh process's first load of small stored data)."""
-    return (executor is not None or session.context_config.get("executor") is not None
-            or (max_workers is not None and max_workers != 1))
 
 
 def _context_from_spec(spec):
