@@ -5,7 +5,7 @@
 Layers, lowest first; a module imports only from its own layer or lower ones
 (superstrax/_layers.py is the map, tools/check_architecture.py checks it):
 
-    base      errors, hashing, naming, options, validation, sort_enforcement, docstrings, compat
+    base      errors, hashing, naming, options, validation, sort_enforcement, docstrings, compat, bounded_cache
     data      dtypes, kernels, chunk, config, progress, output, processing, utils, threaded_runs
     plugins   plugins (Plugin and its kinds, input syncing)
     storage   storage (DataKey, frontend/backend/saver contracts, files, memory, io), io, constants

@@ -7,7 +7,7 @@ layer whose modules it does not need to import from above.
 """
 LAYERS = (
     ("base", ("errors", "_version", "_layers", "hashing", "naming", "options", "validation",
-              "docstrings", "sort_enforcement", "compat")),
+              "docstrings", "sort_enforcement", "compat", "bounded_cache")),
     ("data", ("dtypes", "kernels", "chunk", "config", "progress", "output",
               "processing", "utils", "threaded_runs")),
     ("plugins", ("plugins",)),

@@ -210,15 +210,29 @@ class Processor:
         raise TypeError(f"unknown plan node {node!r}")
 
     def _chain(self, node, pushdown):
-        parts = []
-        for part in node.parts:
+        # A computed part's stream is made now, so that every consumer of its plugin is
+        # registered before the first chunk (see _Broadcaster). A stored part is read by this
+        # chain alone: its stream is made when the chain reaches it, so a chain of 10,000
+        # subruns holds one reader at a time, not 10,000 waiting ones.
+        computed = {}
+        for i, part in enumerate(node.parts):
+            if not isinstance(part.node, LoadNode):
+                cut = part_cut(part, pushdown)
+                if cut is not None:
+                    computed[i] = self._stream(part.node, cut[1])
+        sink = self._sink(node.save) if node.save is not None and pushdown is None else None
+        return self._chain_chunks(node.run_id, self._part_streams(node, pushdown, computed),
+                                  sink)
+
+    def _part_streams(self, node, pushdown, computed):
+        """(ranges, hull, stream) of each part of a chain that lies in pushdown, in order."""
+        for i, part in enumerate(node.parts):
             cut = part_cut(part, pushdown)
             if cut is None:
                 continue
             ranges, hull = cut
-            parts.append((ranges, hull, self._stream(part.node, hull)))
-        sink = self._sink(node.save) if node.save is not None and pushdown is None else None
-        return self._chain_chunks(node.run_id, parts, sink)
+            stream = computed.pop(i, None)
+            yield ranges, hull, (self._stream(part.node, hull) if stream is None else stream)
 
     def _clipped(self, stream, time_range):
         for chunk in stream:
@@ -358,7 +372,6 @@ def arena_for(plan):
 def stored_size(plan):
     """(rows, dtype) of what a plan that loads whole stored data yields, from the metadata;
     None when that is only known after loading."""
-    from .storage.common import parse_dtype
     if isinstance(plan, LoadNode):
         nodes = [plan]
     elif isinstance(plan, ChainNode) and plan.save is None and \
@@ -370,11 +383,9 @@ def stored_size(plan):
         return None
     total, dtype = 0, None
     for node in nodes:
-        md = node.metadata
-        node_dtype = parse_dtype(md, str(node.key))
+        rows, node_dtype = node.rows_and_dtype()
         if dtype is not None and node_dtype != dtype:
             return None
         dtype = node_dtype
-        total += sum(c["n"] for i, c in enumerate(md["chunks"])
-                     if node.chunk_numbers is None or c.get("chunk_i", i) in node.chunk_numbers)
+        total += rows
     return total, dtype

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from .storage.common import DataKey, Location, StorageFrontend
 
 
+# A chain of up to this many subruns keeps, for each stored one, the metadata found while
+# planning it (its Location). A longer chain keeps only what reading needs of it
+# (LoadNode.forget_location): a plan over 10,000 subruns held 10,000 whole parsed metadata
+# documents, and the peak memory of a make grew with the number of subruns.
+CHAIN_LOCATIONS_KEPT = 1024
+
+
 @dataclass(eq=False)
 class SaveTarget:
     """Where and how one stream is written."""
@@ -32,7 +39,8 @@ class SaveTarget:
     target_size_mb: float
 
 
-@dataclass(eq=False)
+# A superrun's plan has a LoadNode and a SubrunPart per subrun: slots keep them small.
+@dataclass(eq=False, slots=True)
 class LoadNode:
     data_type: str
     key: DataKey
@@ -42,12 +50,31 @@ class LoadNode:
     location: Location | None = None
     # chunk_number=: only these stored chunks are read (None: all of them)
     chunk_numbers: tuple | None = None
+    # (rows, dtype), kept when the location is let go (forget_location)
+    size: tuple | None = None
 
     @property
     def metadata(self) -> dict:
         if self.location is not None:
             return self.location.metadata
         return self.frontend.get_metadata(self.key)
+
+    def rows_and_dtype(self) -> tuple:
+        """(rows, dtype) of what this node loads, from its metadata."""
+        if self.size is not None:
+            return self.size
+        md = self.metadata
+        rows = sum(c["n"] for i, c in enumerate(md["chunks"])
+                   if self.chunk_numbers is None or c.get("chunk_i", i) in self.chunk_numbers)
+        return rows, parse_dtype(md, str(self.key))
+
+    def forget_location(self) -> None:
+        """Let go of the metadata found while planning, keeping what sizing the result needs.
+        A backend that can (FileSystemBackend.released) gives a location that keeps only
+        what reading needs; otherwise the data is found again when it is read."""
+        self.size = self.rows_and_dtype()
+        release = getattr(self.location.backend, "released", None)
+        self.location = release(self.location) if release is not None else None
 
     def loader(self, time_range=None, arena=None):
         if self.location is not None:
@@ -72,7 +99,7 @@ class OutputNode:
     data_type: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SubrunPart:
     run_id: str
     ranges: tuple | None      # ((start, end), ...) in ns, or None for the whole subrun
@@ -328,8 +355,14 @@ class Planner:
                 return self.load_node(data_type, key, *found)
             if cls.allow_superrun:
                 return self.compute_output(superrun_id, data_type)
-        parts = [SubrunPart(s.run_id, s.ranges, self.node_for(s.run_id, data_type))
-                 for s in session.runs.subrun_specs(superrun_id)]
+        specs = session.runs.subrun_specs(superrun_id)
+        keep_locations = len(specs) <= CHAIN_LOCATIONS_KEPT
+        parts = []
+        for s in specs:
+            node = self.node_for(s.run_id, data_type)
+            if isinstance(node, LoadNode) and not keep_locations:
+                node.forget_location()
+            parts.append(SubrunPart(s.run_id, s.ranges, node))
         save = None
         # Chained data is only a copy of what the subruns hold: it is stored for the superrun
         # when asked for (a target, or named in save=), never as a mere input of another plugin.
@@ -350,8 +383,7 @@ class Planner:
         """The dtype of chained data: from what the plan loads or computes for a subrun."""
         for part in parts:
             if isinstance(part.node, LoadNode):
-                md = part.node.metadata
-                return parse_dtype(md, str(part.node.key))
+                return part.node.rows_and_dtype()[1]
             if isinstance(part.node, OutputNode):
                 return part.node.compute.plugin.dtype_for(data_type)
         return self.session.single_plugin(superrun_id, data_type).dtype_for(data_type)

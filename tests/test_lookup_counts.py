@@ -2,6 +2,8 @@
 (issue 11: repeated lookups made on-the-fly loading of 1,000 subruns twice as slow)."""
 import collections
 
+import numpy as np
+
 import superstrax as sx
 from superstrax.storage.files import FileSystemBackend
 
@@ -55,3 +57,75 @@ def test_each_subrun_is_found_once_and_its_metadata_read_once_per_load(st, tmp_p
         reads = {k: c for k, c in per_key.items() if k[0] == "get_metadata"}
         assert len(finds) == len(runs) and set(finds.values()) == {1}, finds
         assert len(reads) == len(runs) and set(reads.values()) == {1}, reads
+
+
+def test_a_chain_longer_than_the_kept_locations_holds_no_metadata_and_reads_it_once(
+        st, tmp_path, monkeypatch):
+    # Past CHAIN_LOCATIONS_KEPT subruns the plan keeps only what reading needs of each
+    # subrun's metadata (so a plan over 10,000 subruns does not hold 10,000 whole parsed
+    # documents): still found once, parsed once, and the same data.
+    from superstrax import planning
+    from superstrax.loading import plan
+    from superstrax.storage import files
+    storage = CountingDirectory(str(tmp_path / "counted"), provide_run_metadata=True)
+    st.storage = [storage]
+    runs = ["0", "1", "2"]
+    make_runs(st, storage, runs, n_chunks=3)
+    st.define_run("_sr", runs)
+    kept = st.get_array("_sr", "records", combining=True)
+    monkeypatch.setattr(planning, "CHAIN_LOCATIONS_KEPT", 2)
+    chain = plan(st._session, "_sr", ("records",), combining=True)
+    for part in chain.parts:
+        slim = part.node.location.metadata
+        assert set(slim) <= set(files._READ_FIELDS) | {"chunks"} and len(slim["chunks"]) == 3
+        assert "lineage" not in slim and "filesize" not in slim["chunks"][0]
+        assert slim["chunks"][0]["n"] == 10 and slim["chunks"][0].get("filesize") is None
+    storage.backends = [CountingBackend(storage.counts)]       # nothing cached
+    parsed = collections.Counter()
+    real_compact = files.compact_metadata
+
+    def counting_compact(md):
+        parsed[md.get("run_id")] += 1
+        return real_compact(md)
+    monkeypatch.setattr(files, "compact_metadata", counting_compact)
+    storage.counts.clear()
+    again = st.get_array("_sr", "records", combining=True)
+    assert again.tobytes() == kept.tobytes()
+    finds = {k: c for k, c in storage.counts.items() if k[0] == "find"}
+    assert len(finds) == len(runs) and set(finds.values()) == {1}, finds
+    assert parsed == {r: 1 for r in runs}, parsed
+
+
+def test_a_long_chain_loads_and_stores_what_a_short_one_does(st, tmp_path, monkeypatch):
+    # The same superrun, read with every subrun's whole metadata kept and with only what
+    # reading needs (past CHAIN_LOCATIONS_KEPT): whole, cut to a time range, in partitions
+    # (get_dask) and stored rechunked, the rows are the same.
+    from superstrax import planning
+    storage = sx.DataDirectory(str(tmp_path / "data"), provide_run_metadata=True)
+    st.storage = [storage]
+    bounds = make_runs(st, storage, ["0", "1", "2", "3"], n_chunks=3)
+    st.define_run("_sr", ["0", "1", "2", "3"])
+    window = (bounds["1"][0] + 5, bounds["2"][1] - 5)
+
+    def loads():
+        out = {"whole": st.get_array("_sr", "records", combining=True),
+               "window": st.get_array("_sr", "records", combining=True, time_range=window)}
+        try:
+            frame = st.get_dask("_sr", "records", combining=True)
+        except ImportError:      # dask is an extra
+            return out
+        df = frame.compute()
+        # (the waveform column holds arrays, as objects: compared by the plain columns)
+        out["dask"] = np.asarray(df[["time", "length", "channel"]].to_records(index=False))
+        out["divisions"] = np.asarray(frame.divisions, dtype=np.int64)
+        return out
+
+    short = loads()
+    monkeypatch.setattr(planning, "CHAIN_LOCATIONS_KEPT", 1)
+    long = loads()
+    assert set(short) == set(long)
+    for what in short:
+        assert long[what].tobytes() == short[what].tobytes(), what
+    st.set_context_config({"write_superruns": True})
+    st.make("_sr", "records")
+    assert st.get_array("_sr", "records").tobytes() == short["whole"].tobytes()

@@ -1,9 +1,14 @@
 """The runs a context knows: run documents from its storage (cached while their files do not
 change), superrun definitions resolved to regular runs, and run listings."""
 from . import listing as runs, superruns
+from ..bounded_cache import BoundedCache
 from ..errors import RunMetadataNotAvailable, SuperrunError
 from ..hashing import deterministic_hash
 from ..naming import is_superrun_id
+
+
+# Documents kept parsed per context (and the contexts derived from it).
+RUN_DOCUMENT_CACHE_ENTRIES = 1024
 
 
 def _nests(doc):
@@ -18,7 +23,11 @@ class RunRegistry:
         self.owner = owner
         # run_id -> (stamp, document); the stamp names the frontends asked, so contexts with
         # other storage can share this dict (new_context does) without mixing documents.
-        self._docs = {} if documents is None else documents
+        # Bounded, as the metadata caches: a superrun of 10,000 subruns reads each document
+        # once to resolve its spec (which is kept), and holding them all after that made
+        # memory grow with the number of runs a context ever read.
+        self._docs = BoundedCache(RUN_DOCUMENT_CACHE_ENTRIES) if documents is None \
+            else documents
         self._specs = {}
         self._key_parts = {}
 

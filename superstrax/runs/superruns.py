@@ -46,7 +46,7 @@ def bounds_as_dates(start_ns, end_ns):
     return from_ns(start_ns // _MS * _MS), from_ns(-(-end_ns // _MS) * _MS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)     # one per subrun: no per-instance dict
 class SubrunSpec:
     """One regular run inside a superrun: the whole run (ranges None) or sorted time ranges."""
     run_id: str

@@ -11,6 +11,10 @@ class DataKey:
     `combining`), so that redefining the superrun never finds data made for the old one.
     """
 
+    # A plan over 10,000 subruns holds a key per subrun: no per-instance dict.
+    __slots__ = ("run_id", "data_type", "lineage", "subruns", "combining",
+                 "_definition_hash", "_hash", "_str")
+
     def __init__(self, run_id, data_type, lineage, subruns=None, combining=False,
                  definition_hash=None, lineage_hash=None):
         self.run_id = str(run_id)
