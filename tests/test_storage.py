@@ -560,6 +560,7 @@ def test_a_write_of_many_chunks_writes_its_metadata_twice(st, storage, monkeypat
         real = file_saver.write_atomically
 
         def counting(path, text):
+            text = text if isinstance(text, str) else "".join(text)   # pieces: joined
             sizes.append(len(text))
             real(path, text)
         monkeypatch.setattr(file_saver, "write_atomically", counting)

@@ -35,7 +35,7 @@ import warnings
 from ..errors import StorageError, SuperstraxError
 from .claims import (Claim, claim_path, describe_holder, held_by_this_process, held_here,
                      new_writer_id, read_claim, wait_for_release)
-from .common import Saver, dump_metadata
+from .common import Saver, metadata_pieces
 from .io import write_chunk_file
 from .checksums import CHECKSUM_FIELD
 from .layout import REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, metadata_path, temp_folder, \
@@ -76,10 +76,15 @@ def os_error(e: OSError, what: str, where: str) -> StorageError:
 
 
 def write_atomically(path, text):
+    """Write text (a str, or an iterable of str pieces) to path under a temporary name unique
+    to this writer, then rename it to path: readers see the old file or the whole new one."""
     temp = f"{path}.{uuid.uuid4().hex[:8]}.writing"
     try:
         with open(temp, "w") as f:
-            f.write(text)
+            if isinstance(text, str):
+                f.write(text)
+            else:
+                f.writelines(text)
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
@@ -218,13 +223,11 @@ class FileSaver(Saver):
         if self.passive:
             return
         try:
-            text = dump_metadata(self.md)
+            write_atomically(self.md_path, metadata_pieces(self.md))
         except TypeError as e:
             raise SuperstraxError(
                 f"Metadata of {self.md.get('run_id')}/{self.md.get('data_type')} is not plain "
                 f"JSON ({e}); option values must be numbers, strings, lists, dicts or None") from e
-        try:
-            write_atomically(self.md_path, text)
         except OSError as e:
             raise os_error(e, self._what, self.md_path) from e
 
