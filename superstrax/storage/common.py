@@ -559,13 +559,9 @@ def _plain_json(value):
 _METADATA_ENCODER = json.JSONEncoder(sort_keys=True, indent=4, default=_plain_json)
 
 
-def dump_metadata(md):
-    """Data metadata exactly as strax writes it: sorted keys, indent 4, no trailing newline."""
-    return _METADATA_ENCODER.encode(md)
-
-
 def metadata_pieces(md):
-    """dump_metadata's text in pieces, to be written as they come: a superrun of 10,000
-    subruns has metadata of several MB, and json.dumps holds every piece in a list (several
-    times the text) before it joins them."""
+    """Data metadata exactly as strax writes it (sorted keys, indent 4, no trailing
+    newline), in pieces to be written as they come: a superrun of 10,000 subruns has
+    metadata of several MB, and json.dumps holds every piece in a list (several times the
+    text) before it joins them."""
     return _METADATA_ENCODER.iterencode(md)
