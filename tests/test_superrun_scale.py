@@ -57,12 +57,23 @@ def test_making_a_superrun_writes_only_the_target_and_what_save_names(st, storag
 
 
 # A fresh interpreter per measurement: peak RSS (getrusage) of a process only ever rises, so
-# building the data and each make run in their own processes.
+# building the data and each make run in their own processes. With a fourth argument
+# 'small', subruns are of 2 records, stored in chunks of ~600 rows, and the caches' bounds
+# are lowered to 64 entries so that a few hundred subruns already go past them (at their
+# real bound of 1,024 it takes thousands, and minutes to build).
 _CHILD = textwrap.dedent('''
-    import json, resource, sys
+    import json, resource, sys, tracemalloc
     import numpy as np
     import superstrax as sx
+    from superstrax import planning
+    from superstrax.runs import registry
+    from superstrax.storage import files
     from superstrax.testutils import Records, write_run_document
+
+    small = sys.argv[4:] == ["small"]
+    if small:
+        planning.CHAIN_LOCATIONS_KEPT = files.METADATA_CACHE_ENTRIES = 64
+        registry.RUN_DOCUMENT_CACHE_ENTRIES = 64
 
     class Hits(sx.Plugin):
         """One small row per record, computed over the superrun's chained records."""
@@ -79,9 +90,14 @@ _CHILD = textwrap.dedent('''
             return out
 
     what, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if small:
+        # the rows a make holds before a chunk is written (and that chunk's subrun map) are
+        # bounded by this, whatever the number of subruns
+        Hits.chunk_target_size_mb = 0.01
     storage = sx.DataDirectory(path, provide_run_metadata=True)
     st = sx.Context(storage=[storage], register=[Records, Hits], progress_bar=False,
-                    config={"n_chunks": 3, "recs_per_chunk": 8000})
+                    config={"n_chunks": 1, "recs_per_chunk": 2} if small else
+                    {"n_chunks": 3, "recs_per_chunk": 8000})
     if what == "build":
         for i in range(n):
             st.set_config({"secret_time_offset": i * 10_000_000})     # 10 ms apart
@@ -95,6 +111,14 @@ _CHILD = textwrap.dedent('''
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps({"growth_mb": (peak - rss0) / 1024, "rows": len(data),
                           "result_mb": data.nbytes / 2**20}))
+    elif what == "traced_make":
+        st.define_run(f"_sr{n}", [str(i) for i in range(n)])
+        st.set_context_config({"write_superruns": True})
+        tracemalloc.start()
+        st.make(f"_sr{n}", "hits_sr")
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(json.dumps({"peak_bytes": peak, "rows": len(st.get_array(f"_sr{n}", "hits_sr"))}))
     else:
         runs = [str(i) for i in range(n)]
         st.define_run(f"_sr{n}", runs)
@@ -134,75 +158,17 @@ def test_peak_memory_of_a_superrun_make_does_not_grow_with_subruns(tmp_path):
     assert columns["growth_mb"] < 1.3 * columns["result_mb"] + 20, columns
 
 
-# Many small subruns: what a make keeps per subrun (plan, parsed metadata, run documents),
-# measured by tracemalloc at the make's peak. The caches' bounds are lowered to 64 entries so
-# that a few hundred subruns already go past them (at their real bound of 1,024 it takes
-# thousands, and minutes to build).
-_MANY_SMALL = textwrap.dedent('''
-    import json, sys, tracemalloc
-    import numpy as np
-    import superstrax as sx
-    from superstrax import planning
-    from superstrax.runs import registry
-    from superstrax.storage import files
-    from superstrax.testutils import Records, write_run_document
-    planning.CHAIN_LOCATIONS_KEPT = files.METADATA_CACHE_ENTRIES = 64
-    registry.RUN_DOCUMENT_CACHE_ENTRIES = 64
-
-    class Hits(sx.Plugin):
-        provides = "hits_sr"
-        depends_on = ("records",)
-        data_kind = "hits_sr"
-        dtype = sx.time_fields
-        allow_superrun = True
-        # Stored in chunks of ~600 rows: the rows a make holds before a chunk is written
-        # (and that chunk's subrun map) are bounded by this, whatever the number of subruns.
-        chunk_target_size_mb = 0.01
-
-        def compute(self, records):
-            out = np.zeros(len(records), self.dtype)
-            out["time"] = records["time"]
-            out["endtime"] = sx.endtime(records)
-            return out
-
-    what, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    storage = sx.DataDirectory(path, provide_run_metadata=True)
-    st = sx.Context(storage=[storage], register=[Records, Hits], progress_bar=False,
-                    config={"n_chunks": 1, "recs_per_chunk": 2})
-    if what == "build":
-        for i in range(n):
-            st.set_config({"secret_time_offset": i * 10_000_000})
-            st.make(str(i), "records")
-            write_run_document(storage, str(i), i * 10_000_000, i * 10_000_000 + 3)
-        print(json.dumps({}))
-    else:
-        st.define_run(f"_sr{n}", [str(i) for i in range(n)])
-        st.set_context_config({"write_superruns": True})
-        tracemalloc.start()
-        st.make(f"_sr{n}", "hits_sr")
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        print(json.dumps({"peak_bytes": peak, "rows": len(st.get_array(f"_sr{n}", "hits_sr"))}))
-''')
-
-
 def test_a_make_over_many_small_subruns_keeps_little_per_subrun(tmp_path):
-    # Planned all at once, a superrun's make kept every subrun's whole parsed metadata and
-    # run document: 3.9 KB more per subrun at the make's peak here (tracemalloc counts
-    # exactly, so the figure does not vary between runs). What grows with subruns now is
-    # the plan's node, key and spec, what reading needs of each subrun's metadata, and the
-    # output's subrun maps: 2.4 KB. ~10 s: 1,000 runs are built.
+    # What a make keeps per subrun (plan, parsed metadata, run documents), by tracemalloc at
+    # the make's peak, over many small subruns (see _CHILD). Planned all at once, a make kept
+    # every subrun's whole parsed metadata and run document: 3.9 KB more per subrun here
+    # (tracemalloc counts exactly, so the figure does not vary between runs). What grows
+    # with subruns now is the plan's node, key and spec, what reading needs of each subrun's
+    # metadata, and the output's subrun maps: 2.4 KB. ~10 s: 1,000 runs are built.
     path = str(tmp_path / "data")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-
-    def child(*args):
-        proc = subprocess.run([sys.executable, "-c", _MANY_SMALL, *map(str, args)], env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
-    child("build", path, 1000)
-    few, many = child("make", path, 100), child("make", path, 1000)
+    _child("build", path, 1000, "small")
+    few = _child("traced_make", path, 100, "small")
+    many = _child("traced_make", path, 1000, "small")
     assert many["rows"] == 10 * few["rows"] == 1000 * 2
     per_subrun = (many["peak_bytes"] - few["peak_bytes"]) / 900
     assert per_subrun < 3000, (few, many, per_subrun)
