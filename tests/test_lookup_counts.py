@@ -3,9 +3,11 @@
 import collections
 
 import numpy as np
+import pytest
 
 import superstrax as sx
 from superstrax.storage.files import FileSystemBackend
+from superstrax.storage.memory import MemoryFrontend
 
 from conftest import make_runs
 
@@ -96,12 +98,16 @@ def test_a_chain_longer_than_the_kept_locations_holds_no_metadata_and_reads_it_o
     assert parsed == {r: 1 for r in runs}, parsed
 
 
-def test_a_long_chain_loads_and_stores_what_a_short_one_does(st, tmp_path, monkeypatch):
-    # The same superrun, read with every subrun's whole metadata kept and with only what
-    # reading needs (past CHAIN_LOCATIONS_KEPT): whole, cut to a time range, in partitions
-    # (get_dask) and stored rechunked, the rows are the same.
+@pytest.mark.parametrize("frontend", ["directory", "memory"])
+def test_a_long_chain_loads_and_stores_what_a_short_one_does(st, tmp_path, monkeypatch,
+                                                             frontend):
+    # The same superrun, read with every subrun's whole metadata kept and past
+    # CHAIN_LOCATIONS_KEPT (a DataDirectory keeps only what reading needs; a frontend whose
+    # backend cannot slim a location finds each subrun again as it reads it): whole, cut to
+    # a time range, in partitions (get_dask) and stored rechunked, the rows are the same.
     from superstrax import planning
-    storage = sx.DataDirectory(str(tmp_path / "data"), provide_run_metadata=True)
+    storage = sx.DataDirectory(str(tmp_path / "data"), provide_run_metadata=True) \
+        if frontend == "directory" else MemoryFrontend()
     st.storage = [storage]
     bounds = make_runs(st, storage, ["0", "1", "2", "3"], n_chunks=3)
     st.define_run("_sr", ["0", "1", "2", "3"])
