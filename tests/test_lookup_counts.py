@@ -68,7 +68,7 @@ def test_a_chain_longer_than_the_kept_locations_holds_no_metadata_and_reads_it_o
     # documents): still found once, parsed once, and the same data.
     from superstrax import planning
     from superstrax.loading import plan
-    from superstrax.storage import files
+    from superstrax.storage import files, shared_metadata
     storage = CountingDirectory(str(tmp_path / "counted"), provide_run_metadata=True)
     st.storage = [storage]
     runs = ["0", "1", "2"]
@@ -79,7 +79,8 @@ def test_a_chain_longer_than_the_kept_locations_holds_no_metadata_and_reads_it_o
     chain = plan(st._session, "_sr", ("records",), combining=True)
     for part in chain.parts:
         slim = part.node.location.metadata
-        assert set(slim) <= set(files._READ_FIELDS) | {"chunks"} and len(slim["chunks"]) == 3
+        assert set(slim) <= set(shared_metadata._READ_FIELDS) | {"chunks"}
+        assert len(slim["chunks"]) == 3
         assert "lineage" not in slim and "filesize" not in slim["chunks"][0]
         assert slim["chunks"][0]["n"] == 10 and slim["chunks"][0].get("filesize") is None
     storage.backends = [CountingBackend(storage.counts)]       # nothing cached

@@ -32,7 +32,7 @@ from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
                      metadata_path, stat_metadata, temp_key)
 from .metadata_checks import MissingFile, metadata_problems, raise_if_problems
-from .shared_metadata import compact_metadata
+from .shared_metadata import compact_metadata, reading_metadata
 from .strax_style import lineage_matches
 from ..naming import check_no_dash, is_superrun_id
 from ..validation import check_key_name_length
@@ -109,46 +109,6 @@ _KEEP_NESTED = ("strax_defaults", "sub_run_spec", "tags")
 _REMAKE = "Delete the folder and make the data again (or load it from an intact copy)"
 
 
-# What reading a folder's chunks needs of its metadata (iter_stored_chunks, read_chunk, and
-# the partitions of get_dask): FileSystemBackend.released keeps only these.
-_READ_FIELDS = ("data_type", "data_kind", "run_id", "dtype", "compressor",
-                "chunk_target_size_mb")
-
-
-class _ChunkEntry:
-    """The fields of one chunk's metadata entry that reading needs, read as a dict is
-    (entry["n"], entry.get("subruns")); in slots, a third of the dict's size."""
-
-    __slots__ = ("chunk_i", "start", "end", "n", "nbytes", "filename", "run_id", "subruns",
-                 "first_time", "last_time", CHECKSUM_FIELD)
-
-    def __init__(self, info):
-        for k in self.__slots__:
-            if k in info:
-                setattr(self, k, info[k])
-
-    def get(self, key, default=None):
-        return getattr(self, key, default) if key in _CHUNK_ENTRY_FIELDS else default
-
-    def __getitem__(self, key):
-        value = self.get(key, _ChunkEntry)
-        if value is _ChunkEntry:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key):
-        return self.get(key, _ChunkEntry) is not _ChunkEntry
-
-    def __iter__(self):
-        return (k for k in self.__slots__ if k in self)
-
-    def __repr__(self):
-        return repr({k: self[k] for k in self})
-
-
-_CHUNK_ENTRY_FIELDS = frozenset(_ChunkEntry.__slots__)
-
-
 class FileSystemBackend(StorageBackend):
     """Backend keys are folder paths. claim_wait: see DataDirectory."""
 
@@ -216,10 +176,7 @@ class FileSystemBackend(StorageBackend):
         it): a plan over a superrun of 10,000 subruns keeps one per subrun (see
         planning.CHAIN_LOCATIONS_KEPT). The data is read as it was found, as with the
         whole metadata; reading the file again instead cost a superrun's make 20% more."""
-        md = location.metadata
-        slim = {k: md[k] for k in _READ_FIELDS if k in md}
-        slim["chunks"] = [_ChunkEntry(c) for c in md.get("chunks") or ()]
-        return Location(self, location.backend_key, slim)
+        return Location(self, location.backend_key, reading_metadata(location.metadata))
 
     def read_chunk(self, folder, md, info, dtype, out=None):
         filename = info.get("filename") or f"{dirname_to_prefix(folder)}-{info['chunk_i']:06d}"

@@ -1,4 +1,5 @@
-"""Parsed metadata of many folders, held with the parts they have in common shared.
+"""Parsed metadata of many folders, held with the parts they have in common shared, and the
+slim form of it a long chain keeps (reading_metadata).
 
 A superrun of 10,000 subruns has 10,000 metadata files per data type, and a context keeps
 each one parsed (FileSystemBackend's cache) so that later loads skip reading it again. Parsed
@@ -15,7 +16,9 @@ give them a copy (Session.get_meta).
 """
 import sys
 
-__all__ = ["compact_metadata"]
+from .checksums import CHECKSUM_FIELD
+
+__all__ = ["compact_metadata", "reading_metadata"]
 
 # Top-level fields whose values repeat across the documents of one data type.
 _SHARED_TEXT = ("data_type", "data_kind", "dtype", "compressor", "strax_version",
@@ -59,3 +62,52 @@ def _compact_chunk(info: dict) -> dict:
     if type(run_id) is str:
         info["run_id"] = sys.intern(run_id)
     return info
+
+
+# What reading a folder's chunks needs of its metadata (iter_stored_chunks,
+# FileSystemBackend.read_chunk, and the partitions of get_dask): reading_metadata keeps these.
+_READ_FIELDS = ("data_type", "data_kind", "run_id", "dtype", "compressor",
+                "chunk_target_size_mb")
+
+
+class _ChunkEntry:
+    """The fields of one chunk's metadata entry that reading needs, read as a dict is
+    (entry["n"], entry.get("subruns")); in slots, a third of the dict's size."""
+
+    __slots__ = ("chunk_i", "start", "end", "n", "nbytes", "filename", "run_id", "subruns",
+                 "first_time", "last_time", CHECKSUM_FIELD)
+
+    def __init__(self, info):
+        for k in self.__slots__:
+            if k in info:
+                setattr(self, k, info[k])
+
+    def get(self, key, default=None):
+        return getattr(self, key, default) if key in _CHUNK_ENTRY_FIELDS else default
+
+    def __getitem__(self, key):
+        value = self.get(key, _ChunkEntry)
+        if value is _ChunkEntry:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key):
+        return self.get(key, _ChunkEntry) is not _ChunkEntry
+
+    def __iter__(self):
+        return (k for k in self.__slots__ if k in self)
+
+    def __repr__(self):
+        return repr({k: self[k] for k in self})
+
+
+_CHUNK_ENTRY_FIELDS = frozenset(_ChunkEntry.__slots__)
+
+
+def reading_metadata(md: dict) -> dict:
+    """What reading a folder's chunks needs of its metadata md, a third of its size: the
+    plan of a superrun of 10,000 subruns keeps one per subrun (FileSystemBackend.released),
+    instead of the whole parsed document."""
+    slim = {k: md[k] for k in _READ_FIELDS if k in md}
+    slim["chunks"] = [_ChunkEntry(c) for c in md.get("chunks") or ()]
+    return slim
