@@ -72,6 +72,8 @@ class LoadNode:
         """Let go of the metadata found while planning, keeping what sizing the result needs.
         A backend that can (FileSystemBackend.released) gives a location that keeps only
         what reading needs; otherwise the data is found again when it is read."""
+        if self.size is not None or self.location is None:     # let go of already
+            return
         self.size = self.rows_and_dtype()
         release = getattr(self.location.backend, "released", None)
         self.location = release(self.location) if release is not None else None

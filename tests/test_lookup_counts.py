@@ -83,6 +83,8 @@ def test_a_chain_longer_than_the_kept_locations_holds_no_metadata_and_reads_it_o
         assert len(slim["chunks"]) == 3
         assert "lineage" not in slim and "filesize" not in slim["chunks"][0]
         assert slim["chunks"][0]["n"] == 10 and slim["chunks"][0].get("filesize") is None
+        part.node.forget_location()          # a node reached twice is let go of once
+        assert part.node.location.metadata is slim
     storage.backends = [CountingBackend(storage.counts)]       # nothing cached
     parsed = collections.Counter()
     real_compact = files.compact_metadata
