@@ -64,7 +64,34 @@ def test_metadata_and_run_documents_kept_are_bounded(tmp_path, monkeypatch):
     chained = st.get_array("_sr", "records", combining=True)
     backend = storage.backends[0]
     assert len(backend._md_cache) <= 2 and len(backend._checked) <= 2
-    assert len(st._session.runs.documents) <= 2
+    assert len(st._session.runs.documents) <= 3      # two runs' and the superrun's
     assert len(chained) == sum(len(a) for a in first.values())
     for r in runs:
         assert st.get_array(r, "records").tobytes() == first[r].tobytes()
+
+
+def test_a_superrun_of_more_subruns_than_the_bound_is_resolved_once(tmp_path, monkeypatch):
+    # Resolving the superrun reads every subrun's document; its own document is kept apart,
+    # so that those reads do not push it out (it was then read again on every use, and the
+    # superrun resolved again, 10,000 documents each time).
+    monkeypatch.setattr(registry, "RUN_DOCUMENT_CACHE_ENTRIES", 2)
+    storage = sx.DataDirectory(str(tmp_path / "data"), provide_run_metadata=True)
+    st = sx.Context(storage=[storage], register=[Records], progress_bar=False)
+    runs = ["0", "1", "2", "3", "4"]
+    make_runs(st, storage, runs, n_chunks=1)
+    st.define_run("_sr", runs)
+    reads = []
+    real = type(storage).versioned_run_metadata
+
+    def counting(self, run_id):
+        reads.append(str(run_id))
+        return real(self, run_id)
+    monkeypatch.setattr(type(storage), "versioned_run_metadata", counting)
+    session = st._session
+    session.runs.forget("_sr")
+    specs = session.runs.subrun_specs("_sr")
+    key = st.key_for("_sr", "records")
+    assert session.runs.subrun_specs("_sr") is specs
+    st.get_array("_sr", "records", combining=True)
+    assert st.key_for("_sr", "records") == key
+    assert reads.count("_sr") == 1, reads

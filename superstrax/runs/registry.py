@@ -7,8 +7,38 @@ from ..hashing import deterministic_hash
 from ..naming import is_superrun_id
 
 
-# Documents kept parsed per context (and the contexts derived from it).
+# Documents kept parsed per context (and the contexts derived from it): of regular runs,
+# and of superruns, apart.
 RUN_DOCUMENT_CACHE_ENTRIES = 1024
+SUPERRUN_DOCUMENT_CACHE_ENTRIES = 64
+
+
+class _DocumentCache:
+    """Run documents, with superruns' kept apart from regular runs': resolving a superrun of
+    10,000 subruns reads 10,000 documents, which in one LRU pushed out the superrun's own
+    (and with it the resolved spec, which is checked against it), so that every later use
+    read it again and resolved the superrun again."""
+
+    __slots__ = ("_regular", "_superruns")
+
+    def __init__(self):
+        self._regular = BoundedCache(RUN_DOCUMENT_CACHE_ENTRIES)
+        self._superruns = BoundedCache(SUPERRUN_DOCUMENT_CACHE_ENTRIES)
+
+    def _of(self, run_id):
+        return self._superruns if is_superrun_id(run_id) else self._regular
+
+    def get(self, run_id, default=None):
+        return self._of(run_id).get(run_id, default)
+
+    def __setitem__(self, run_id, value):
+        self._of(run_id)[run_id] = value
+
+    def pop(self, run_id, default=None):
+        return self._of(run_id).pop(run_id, default)
+
+    def __len__(self):
+        return len(self._regular) + len(self._superruns)
 
 
 def _nests(doc):
@@ -26,8 +56,7 @@ class RunRegistry:
         # Bounded, as the metadata caches: a superrun of 10,000 subruns reads each document
         # once to resolve its spec (which is kept), and holding them all after that made
         # memory grow with the number of runs a context ever read.
-        self._docs = BoundedCache(RUN_DOCUMENT_CACHE_ENTRIES) if documents is None \
-            else documents
+        self._docs = _DocumentCache() if documents is None else documents
         self._specs = {}
         self._key_parts = {}
 
