@@ -16,7 +16,7 @@ from .errors import (CannotMergeKinds, DataCorrupted, DataNotAvailable, InvalidC
 from .executor import Processor
 from .naming import is_superrun_id
 from .options import LOADING_ARGS, PER_ROW_OPTIONS
-from .planning import LoadNode, MultiNode, Planner, walk
+from .planning import LoadNode, MultiNode, Planner
 from .progress import with_progress
 
 SECOND = 1_000_000_000
@@ -144,10 +144,9 @@ def iter_chunks(session, run_id, targets, save=(), max_workers=None, time_range=
 
 
 def _progress_span(session, run_id, the_plan):
-    for node in walk(the_plan):
-        if isinstance(node, LoadNode) and node is the_plan:
-            md = node.metadata
-            return md.get("start"), md.get("end")
+    if isinstance(the_plan, LoadNode):
+        md = the_plan.metadata
+        return md.get("start"), md.get("end")
     try:
         return run_span(session, run_id)
     except Exception:    # progress is a nicety: never fail a load for it

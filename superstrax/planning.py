@@ -8,6 +8,8 @@ if the plugin allows it, else chained from the subruns' data (DESIGN.md's semant
 from __future__ import annotations
 
 import warnings
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
@@ -15,17 +17,19 @@ from .errors import CannotMergeKinds, DataNotAvailable, InvalidArgument
 from .lineage import check_superrun_config
 from .naming import is_superrun_id
 from .plugins.base import Plugin, SaveWhen
-from .storage.common import parse_dtype
+from .storage.common import Location, parse_dtype
+from .storage.keys import DataKey
+from .storage.shared_metadata import MetadataPack
 
 if TYPE_CHECKING:
     from .session import Session
-    from .storage.common import DataKey, Location, StorageFrontend
+    from .storage.common import StorageFrontend
 
 
-# A chain of up to this many subruns keeps, for each stored one, the metadata found while
-# planning it (its Location). A longer chain keeps only what reading needs of it
-# (LoadNode.forget_location): a plan over 10,000 subruns held 10,000 whole parsed metadata
-# documents, and the peak memory of a make grew with the number of subruns.
+# A chain of up to this many subruns keeps a node, with the metadata found while planning
+# it, for each subrun. A longer chain packs its stored subruns (PackedLoads): a plan over
+# 10,000 subruns that held a node and metadata per subrun held 20 MB, and the peak memory of
+# a make grew with the number of subruns.
 CHAIN_LOCATIONS_KEPT = 1024
 
 
@@ -69,14 +73,12 @@ class LoadNode:
         return rows, parse_dtype(md, str(self.key))
 
     def forget_location(self) -> None:
-        """Let go of the metadata found while planning, keeping what sizing the result needs.
-        A backend that can (FileSystemBackend.released) gives a location that keeps only
-        what reading needs; otherwise the data is found again when it is read."""
+        """Let go of the metadata found while planning, keeping what sizing the result
+        needs: the data is found again when it is read."""
         if self.size is not None or self.location is None:     # let go of already
             return
         self.size = self.rows_and_dtype()
-        release = getattr(self.location.backend, "released", None)
-        self.location = release(self.location) if release is not None else None
+        self.location = None
 
     def loader(self, time_range=None, arena=None):
         if self.location is not None:
@@ -108,12 +110,95 @@ class SubrunPart:
     node: "Node"
 
 
+class PackedLoads:
+    """The stored subruns of one data type of a long chain, packed: what a LoadNode of each
+    holds, in columns (MetadataPack for the metadata; the frontend, backend, lineage and
+    folder prefix shared by the subruns that have the same). node(handle, run_id) makes the
+    LoadNode again, equal to the one packed, when the chain reaches it."""
+
+    def __init__(self, data_type):
+        self.data_type = data_type
+        self._metadata = MetadataPack()
+        self._shared, self._shared_index = [], {}
+        self._shared_of = array("l")             # per handle
+        self._other_keys = {}                     # handle -> a backend key of another form
+
+    @staticmethod
+    def can_pack(node) -> bool:
+        location = node.location
+        return (location is not None and not node.copies and node.chunk_numbers is None
+                and getattr(location.backend, "reads_packed_metadata", False)
+                and not node.key.is_superrun)
+
+    def add(self, node: LoadNode) -> int:
+        """Pack node (can_pack(node)); its handle."""
+        key, location = node.key, node.location
+        backend_key, name = location.backend_key, str(key)
+        prefix = backend_key[:-len(name)] if isinstance(backend_key, str) and \
+            backend_key.endswith(name) else None
+        # (the lineage hash stands for the lineage; the objects are kept alive in _shared)
+        which = (id(node.frontend), id(location.backend), key.lineage_hash, prefix)
+        index = self._shared_index.get(which)
+        if index is None:
+            index = self._shared_index[which] = len(self._shared)
+            self._shared.append((node.frontend, location.backend, key.lineage,
+                                 key.lineage_hash, prefix))
+        handle = self._metadata.add(location.metadata)
+        self._shared_of.append(index)
+        if prefix is None:
+            self._other_keys[handle] = backend_key
+        return handle
+
+    def node(self, handle: int, run_id: str) -> LoadNode:
+        frontend, backend, lineage, lineage_hash, prefix = self._shared[self._shared_of[handle]]
+        key = DataKey(run_id, self.data_type, lineage, lineage_hash=lineage_hash)
+        backend_key = self._other_keys[handle] if prefix is None else prefix + str(key)
+        return LoadNode(self.data_type, key, frontend,
+                        location=Location(backend, backend_key, self._metadata.metadata(handle)))
+
+
+class ChainParts(Sequence):
+    """The parts of a chain in subrun order, as SubrunParts: held as they are, or (the
+    stored subruns of a long chain) packed in PackedLoads and made again when reached."""
+
+    def __init__(self, data_type):
+        self._specs = []                 # SubrunSpecs (the registry holds them anyway)
+        self._handles = array("q")       # a handle into _packed, or -1: held in _held
+        self._held = {}
+        self._packed = PackedLoads(data_type)
+
+    def append(self, spec, node, pack=False):
+        if pack and PackedLoads.can_pack(node):
+            self._handles.append(self._packed.add(node))
+        else:
+            self._held[len(self._specs)] = SubrunPart(spec.run_id, spec.ranges, node)
+            self._handles.append(-1)
+        self._specs.append(spec)
+
+    def __len__(self):
+        return len(self._specs)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        handle = self._handles[i]
+        if handle < 0:
+            return self._held[i % len(self)]
+        spec = self._specs[i]
+        return SubrunPart(spec.run_id, spec.ranges, self._packed.node(handle, spec.run_id))
+
+    @property
+    def packed(self) -> int:
+        """How many parts are packed."""
+        return len(self) - len(self._held)
+
+
 @dataclass(eq=False)
 class ChainNode:
     """A superrun's data made by chaining its subruns' data, each cut to its ranges."""
     run_id: str
     data_type: str
-    parts: list[SubrunPart]
+    parts: ChainParts
     save: SaveTarget | None = None
 
 
@@ -138,31 +223,6 @@ class MultiNode:
 
 
 Node = Union[LoadNode, OutputNode, ComputeNode, ChainNode, MergeNode, MultiNode]
-
-
-def walk(node: Node) -> list[Node]:
-    """Every node of a plan once, inputs before the nodes that read them."""
-    seen, order = set(), []
-
-    def visit(n):
-        if id(n) in seen:
-            return
-        seen.add(id(n))
-        if isinstance(n, OutputNode):
-            visit(n.compute)
-        elif isinstance(n, ComputeNode):
-            for i in n.inputs.values():
-                visit(i)
-        elif isinstance(n, ChainNode):
-            for p in n.parts:
-                visit(p.node)
-        elif isinstance(n, (MergeNode, MultiNode)):
-            for i in n.inputs.values():
-                visit(i)
-        order.append(n)
-
-    visit(node)
-    return order
 
 
 def kinds_of(session, targets, run_id, allow_multiple=False) -> dict:
@@ -358,13 +418,17 @@ class Planner:
             if cls.allow_superrun:
                 return self.compute_output(superrun_id, data_type)
         specs = session.runs.subrun_specs(superrun_id)
-        keep_locations = len(specs) <= CHAIN_LOCATIONS_KEPT
-        parts = []
+        long_chain = len(specs) > CHAIN_LOCATIONS_KEPT
+        parts = ChainParts(data_type)
         for s in specs:
             node = self.node_for(s.run_id, data_type)
-            if isinstance(node, LoadNode) and not keep_locations:
-                node.forget_location()
-            parts.append(SubrunPart(s.run_id, s.ranges, node))
+            if long_chain and isinstance(node, LoadNode):
+                if PackedLoads.can_pack(node):
+                    # the plan holds it packed only; a later chain finds it again
+                    self._nodes.pop((s.run_id, data_type), None)
+                else:
+                    node.forget_location()
+            parts.append(s, node, pack=long_chain)
         save = None
         # Chained data is only a copy of what the subruns hold: it is stored for the superrun
         # when asked for (a target, or named in save=), never as a mere input of another plugin.

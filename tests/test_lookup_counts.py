@@ -63,9 +63,10 @@ def test_each_subrun_is_found_once_and_its_metadata_read_once_per_load(st, tmp_p
 
 def test_a_chain_longer_than_the_kept_locations_holds_no_metadata_and_reads_it_once(
         st, tmp_path, monkeypatch):
-    # Past CHAIN_LOCATIONS_KEPT subruns the plan keeps only what reading needs of each
-    # subrun's metadata (so a plan over 10,000 subruns does not hold 10,000 whole parsed
-    # documents): still found once, parsed once, and the same data.
+    # Past CHAIN_LOCATIONS_KEPT subruns the plan holds its stored subruns packed (so a plan
+    # over 10,000 subruns does not hold 10,000 nodes and parsed documents): each part comes
+    # back with what reading needs of its metadata, still found once, parsed once, and the
+    # same data.
     from superstrax import planning
     from superstrax.loading import plan
     from superstrax.storage import files, shared_metadata
@@ -75,16 +76,23 @@ def test_a_chain_longer_than_the_kept_locations_holds_no_metadata_and_reads_it_o
     make_runs(st, storage, runs, n_chunks=3)
     st.define_run("_sr", runs)
     kept = st.get_array("_sr", "records", combining=True)
+    short = plan(st._session, "_sr", ("records",), combining=True)
+    assert short.parts.packed == 0
     monkeypatch.setattr(planning, "CHAIN_LOCATIONS_KEPT", 2)
-    chain = plan(st._session, "_sr", ("records",), combining=True)
-    for part in chain.parts:
+    planner = planning.Planner(st._session, ("records",), combining=True)
+    chain = planner.plan("_sr")
+    assert chain.parts.packed == len(runs) and len(chain.parts) == len(runs)
+    assert not any(isinstance(n, planning.LoadNode) for n in planner._nodes.values())
+    for part, whole in zip(chain.parts, short.parts):
+        assert part.run_id == whole.run_id and part.ranges == whole.ranges
+        assert part.node.key == whole.node.key and str(part.node.key) == str(whole.node.key)
+        assert part.node.location.backend_key == whole.node.location.backend_key
+        full = whole.node.metadata
         slim = part.node.location.metadata
-        assert set(slim) <= set(shared_metadata._READ_FIELDS) | {"chunks"}
-        assert len(slim["chunks"]) == 3
+        assert slim == shared_metadata.reading_metadata(full)
         assert "lineage" not in slim and "filesize" not in slim["chunks"][0]
-        assert slim["chunks"][0]["n"] == 10 and slim["chunks"][0].get("filesize") is None
-        part.node.forget_location()          # a node reached twice is let go of once
-        assert part.node.location.metadata is slim
+        assert [c["n"] for c in slim["chunks"]] == [10, 10, 10]
+        assert part.node.rows_and_dtype() == whole.node.rows_and_dtype()
     storage.backends = [CountingBackend(storage.counts)]       # nothing cached
     parsed = collections.Counter()
     real_compact = files.compact_metadata

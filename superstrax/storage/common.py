@@ -183,10 +183,19 @@ class StorageBackend(ABC):
     """
 
     _STRAX_HOOKS = strax_style.BACKEND_HOOKS
+    # True when reading (read_chunk, iter_chunks with md=) needs of the metadata only what
+    # shared_metadata.MetadataPack keeps: a plan over a superrun of thousands of subruns then
+    # holds their metadata packed, ~100 bytes a subrun. A backend written for strax may read
+    # any field in its hooks, so this is off unless a backend says so.
+    reads_packed_metadata = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         strax_style.adapt_backend_class(cls)
+        own = vars(cls)
+        if "reads_packed_metadata" not in own and any(
+                m in own for m in ("read_chunk", "_read_chunk", "iter_chunks")):
+            cls.reads_packed_metadata = False     # its own reading may need any field
 
     @property
     def log(self):

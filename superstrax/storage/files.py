@@ -32,7 +32,7 @@ from .io import load_file
 from .layout import (REPLACED_MARK, TEMP_SUFFIX, dirname_to_prefix, is_key_name, is_temp_name,
                      metadata_path, stat_metadata, temp_key)
 from .metadata_checks import MissingFile, metadata_problems, raise_if_problems
-from .shared_metadata import compact_metadata, reading_metadata
+from .shared_metadata import compact_metadata
 from .strax_style import lineage_matches
 from ..naming import check_no_dash, is_superrun_id
 from ..validation import check_key_name_length
@@ -113,6 +113,7 @@ class FileSystemBackend(StorageBackend):
     """Backend keys are folder paths. claim_wait: see DataDirectory."""
 
     claim_wait = CLAIM_WAIT_SECONDS      # for subclasses that do not call __init__
+    reads_packed_metadata = True         # read_chunk reads a chunk's file name, n, checksum
 
     def __init__(self, claim_wait: float = CLAIM_WAIT_SECONDS):
         self.claim_wait = claim_wait
@@ -170,13 +171,6 @@ class FileSystemBackend(StorageBackend):
             raise_if_problems(problems, f"Data in {folder}", _REMAKE)
             self._checked[folder] = md
         return md
-
-    def released(self, location):
-        """location with only what reading its chunks needs of its metadata (a third of
-        it): a plan over a superrun of 10,000 subruns keeps one per subrun (see
-        planning.CHAIN_LOCATIONS_KEPT). The data is read as it was found, as with the
-        whole metadata; reading the file again instead cost a superrun's make 23% more."""
-        return Location(self, location.backend_key, reading_metadata(location.metadata))
 
     def read_chunk(self, folder, md, info, dtype, out=None):
         filename = info.get("filename") or f"{dirname_to_prefix(folder)}-{info['chunk_i']:06d}"

@@ -1,5 +1,5 @@
-"""Parsed metadata of many folders, held with the parts they have in common shared, and the
-slim form of it a long chain keeps (reading_metadata).
+"""Parsed metadata of many folders, held with the parts they have in common shared, and
+what reading needs of it, packed in columns for a long chain (MetadataPack).
 
 A superrun of 10,000 subruns has 10,000 metadata files per data type, and a context keeps
 each one parsed (FileSystemBackend's cache) so that later loads skip reading it again. Parsed
@@ -15,10 +15,11 @@ Documents compacted here must be treated as read-only: callers that hand metadat
 give them a copy (Session.get_meta).
 """
 import sys
+from array import array
 
-from .checksums import CHECKSUM_FIELD
+from .checksums import ALGORITHM, CHECKSUM_FIELD
 
-__all__ = ["compact_metadata", "reading_metadata"]
+__all__ = ["compact_metadata", "MetadataPack", "reading_metadata"]
 
 # Top-level fields whose values repeat across the documents of one data type.
 _SHARED_TEXT = ("data_type", "data_kind", "dtype", "compressor", "strax_version",
@@ -65,49 +66,165 @@ def _compact_chunk(info: dict) -> dict:
 
 
 # What reading a folder's chunks needs of its metadata (iter_stored_chunks,
-# FileSystemBackend.read_chunk, and the partitions of get_dask): reading_metadata keeps these.
+# FileSystemBackend.read_chunk, and the partitions of get_dask): MetadataPack keeps these.
 _READ_FIELDS = ("data_type", "data_kind", "run_id", "dtype", "compressor",
                 "chunk_target_size_mb")
+# ... and of each chunk's entry: whole numbers, in columns ...
+_INT_FIELDS = ("chunk_i", "start", "end", "n", "nbytes", "first_time", "last_time")
+# ... and these, packed when they have their usual form (else kept as they are).
+_OTHER_FIELDS = ("filename", CHECKSUM_FIELD, "run_id", "subruns")
+_CHUNK_FIELDS = _INT_FIELDS + _OTHER_FIELDS
+_INT64 = (-2 ** 63, 2 ** 63)
+_CHECKSUM_PREFIX = ALGORITHM + ":"
+# bits of a chunk's flags, one per packed field present
+_HAS = {f: 1 << i for i, f in enumerate(_CHUNK_FIELDS)}
 
 
-class _ChunkEntry:
-    """The fields of one chunk's metadata entry that reading needs, read as a dict is
-    (entry["n"], entry.get("subruns")); in slots, a third of the dict's size."""
+class MetadataPack:
+    """What reading needs of many folders' metadata, packed in columns.
 
-    __slots__ = ("chunk_i", "start", "end", "n", "nbytes", "filename", "run_id", "subruns",
-                 "first_time", "last_time", CHECKSUM_FIELD)
+    A superrun of 10,000 subruns is read from 10,000 folders; a plan that kept each one's
+    parsed metadata (or even a slim dict of it) held 1-2.5 KB a folder, and the peak memory
+    of a make grew with the number of subruns. Here a folder of one chunk costs ~100 bytes:
+    the top-level fields are shared by the folders that have the same ones, each chunk's
+    whole numbers are machine integers in arrays, a file name of the usual form
+    '<prefix>-<chunk_i:06d>' keeps only a shared prefix and a checksum 'xxh3_64:<hex>'
+    only its integer. Anything of another form is kept as it is, so what comes out is
+    always what went in (as far as reading uses it).
+    """
 
-    def __init__(self, info):
-        for k in self.__slots__:
-            if k in info:
-                setattr(self, k, info[k])
+    def __init__(self):
+        self._tops, self._top_index = [], {}       # distinct top-level fields (no run id)
+        self._top_of = array("l")                 # per folder
+        self._run_ids = []                        # per folder (interned)
+        self._first_chunk = array("q", [0])      # per folder, and one past the last
+        self._ints = {f: array("q") for f in _INT_FIELDS}    # per chunk
+        self._checksums = array("Q")
+        self._prefixes, self._prefix_index = [], {}
+        self._prefix_of = array("l")
+        self._flags = array("H")
+        self._others = {}                         # chunk row -> {field: value as stored}
 
-    def get(self, key, default=None):
-        return getattr(self, key, default) if key in _CHUNK_ENTRY_FIELDS else default
+    def __len__(self):
+        return len(self._top_of)
 
-    def __getitem__(self, key):
-        value = self.get(key, _ChunkEntry)
-        if value is _ChunkEntry:
-            raise KeyError(key)
-        return value
+    def add(self, md: dict) -> int:
+        """Pack the reading part of md; its handle for metadata(handle)."""
+        top = tuple((k, md[k]) for k in _READ_FIELDS if k in md and k != "run_id")
+        try:
+            index = self._top_index.get(top)
+        except TypeError:                 # an unhashable value: never shared
+            index = None
+        if index is None:
+            index = len(self._tops)
+            self._tops.append(dict(top))
+            try:
+                self._top_index[top] = index
+            except TypeError:
+                pass
+        run_id = md.get("run_id")
+        self._top_of.append(index)
+        self._run_ids.append(sys.intern(run_id) if type(run_id) is str else run_id)
+        for info in md.get("chunks") or ():
+            self._add_chunk(info, run_id)
+        self._first_chunk.append(len(self._flags))
+        return len(self._top_of) - 1
 
-    def __contains__(self, key):
-        return self.get(key, _ChunkEntry) is not _ChunkEntry
+    def _add_chunk(self, info, run_id):
+        row, flags, others = len(self._flags), 0, {}
+        for f in _INT_FIELDS:
+            value = info.get(f, _MISSING)
+            if type(value) is int and _INT64[0] <= value < _INT64[1]:
+                self._ints[f].append(value)
+                flags |= _HAS[f]
+            else:
+                self._ints[f].append(0)
+                if value is not _MISSING:
+                    others[f] = value
+        checksum, prefix = info.get(CHECKSUM_FIELD, _MISSING), -1
+        packed_checksum = 0
+        if type(checksum) is str and checksum.startswith(_CHECKSUM_PREFIX):
+            try:
+                packed_checksum = int(checksum[len(_CHECKSUM_PREFIX):], 16)
+            except ValueError:
+                packed_checksum = -1
+            if 0 <= packed_checksum < 2 ** 64 and \
+                    _checksum_text(packed_checksum) == checksum:     # it comes back the same
+                flags |= _HAS[CHECKSUM_FIELD]
+            else:
+                packed_checksum = 0
+        if checksum is not _MISSING and not flags & _HAS[CHECKSUM_FIELD]:
+            others[CHECKSUM_FIELD] = checksum
+        filename = info.get("filename", _MISSING)
+        if type(filename) is str and flags & _HAS["chunk_i"]:
+            head, _, tail = filename.rpartition("-")
+            if head and tail == f"{info['chunk_i']:06d}":
+                prefix = self._prefix_index.get(head)
+                if prefix is None:
+                    prefix = self._prefix_index[head] = len(self._prefixes)
+                    self._prefixes.append(sys.intern(head))
+                flags |= _HAS["filename"]
+        if not flags & _HAS["filename"] and filename is not _MISSING:
+            others["filename"] = filename
+        chunk_run = info.get("run_id", _MISSING)
+        if chunk_run is not _MISSING:
+            if chunk_run == run_id and type(chunk_run) is str:
+                flags |= _HAS["run_id"]
+            else:
+                others["run_id"] = chunk_run
+        subruns = info.get("subruns", _MISSING)
+        if subruns is None:
+            flags |= _HAS["subruns"]
+        elif subruns is not _MISSING:
+            others["subruns"] = subruns
+        self._checksums.append(packed_checksum)
+        self._prefix_of.append(prefix)
+        self._flags.append(flags)
+        if others:
+            self._others[row] = others
 
-    def __iter__(self):
-        return (k for k in self.__slots__ if k in self)
+    def rows(self, handle: int) -> int:
+        """The rows stored in the folder of handle (the sum of its chunks' n)."""
+        n = self._ints["n"]
+        return sum(n[self._first_chunk[handle]:self._first_chunk[handle + 1]])
 
-    def __repr__(self):
-        return repr({k: self[k] for k in self})
+    def metadata(self, handle: int) -> dict:
+        """The reading part of the metadata packed as handle: a new dict each time."""
+        md = dict(self._tops[self._top_of[handle]])
+        run_id = self._run_ids[handle]
+        if run_id is not None:
+            md["run_id"] = run_id
+        md["chunks"] = [self._chunk(row, run_id) for row in
+                        range(self._first_chunk[handle], self._first_chunk[handle + 1])]
+        return md
+
+    def _chunk(self, row, run_id):
+        flags, info = self._flags[row], {}
+        for f in _INT_FIELDS:
+            if flags & _HAS[f]:
+                info[f] = self._ints[f][row]
+        if flags & _HAS[CHECKSUM_FIELD]:
+            info[CHECKSUM_FIELD] = _checksum_text(self._checksums[row])
+        if flags & _HAS["filename"]:
+            info["filename"] = f"{self._prefixes[self._prefix_of[row]]}-{info['chunk_i']:06d}"
+        if flags & _HAS["run_id"]:
+            info["run_id"] = run_id
+        if flags & _HAS["subruns"]:
+            info["subruns"] = None
+        info.update(self._others.get(row, ()))
+        return info
 
 
-_CHUNK_ENTRY_FIELDS = frozenset(_ChunkEntry.__slots__)
+_MISSING = object()
+
+
+def _checksum_text(value):
+    return f"{_CHECKSUM_PREFIX}{value:016x}"
 
 
 def reading_metadata(md: dict) -> dict:
-    """What reading a folder's chunks needs of its metadata md, a third of its size: the
-    plan of a superrun of 10,000 subruns keeps one per subrun (FileSystemBackend.released),
-    instead of the whole parsed document."""
+    """What reading a folder's chunks needs of its metadata md (what MetadataPack keeps)."""
     slim = {k: md[k] for k in _READ_FIELDS if k in md}
-    slim["chunks"] = [_ChunkEntry(c) for c in md.get("chunks") or ()]
+    slim["chunks"] = [{k: c[k] for k in _CHUNK_FIELDS if k in c}
+                      for c in md.get("chunks") or ()]
     return slim
