@@ -1,5 +1,7 @@
 """The runs a context knows: run documents from its storage (cached while their files do not
 change), superrun definitions resolved to regular runs, and run listings."""
+import sys
+
 from . import listing as runs, superruns
 from ..bounded_cache import BoundedCache
 from ..errors import RunMetadataNotAvailable, SuperrunError
@@ -11,6 +13,18 @@ from ..naming import is_superrun_id
 # and of superruns, apart.
 RUN_DOCUMENT_CACHE_ENTRIES = 1024
 SUPERRUN_DOCUMENT_CACHE_ENTRIES = 64
+
+
+def _with_shared_names(doc):
+    """doc with the run ids and the 'all' of its sub_run_spec interned: as parsed, each is a
+    string of its own, ~100 bytes a subrun; interned, the specs resolved from it, the plan
+    and the chunks read share them."""
+    spec = doc.get("sub_run_spec")
+    if type(spec) is not dict:
+        return doc
+    return {**doc, "sub_run_spec": {
+        sys.intern(k) if type(k) is str else k: sys.intern(v) if type(v) is str else v
+        for k, v in spec.items()}}
 
 
 class _DocumentCache:
@@ -99,6 +113,8 @@ class RunRegistry:
             doc = runs.run_metadata(self.owner.storage, run_id)      # raises, naming them all
         if any(version is None for _, version in stamp):
             stamp = None
+        if is_superrun_id(run_id):
+            doc = _with_shared_names(doc)
         if is_superrun_id(run_id) and _nests(doc) and not _resolving(self, run_id):
             # Inner superruns may have been redefined since this document was written: its
             # span and livetime are those of what it resolves to now.
