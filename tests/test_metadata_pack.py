@@ -109,3 +109,29 @@ def test_a_pack_of_ten_thousand_one_chunk_folders_is_small():
     assert held / 10_000 < 250, held / 10_000
     assert pack.metadata(1234) == reading_metadata(document(1234))
     assert pack.metadata(1234)["run_id"] is sys.intern("001234")
+
+
+SUBRUN_MAPS = hs.dictionaries(
+    hs.text(min_size=1, max_size=8),
+    hs.tuples(INT64, INT64).map(lambda t: {"start": t[0], "end": t[1]}), max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(SUBRUN_MAPS)
+def test_a_subrun_map_reads_and_is_written_as_the_dict_it_stands_for(subruns):
+    import copy
+    import pickle
+
+    from superstrax.storage.common import metadata_pieces
+    from superstrax.storage.shared_metadata import SubrunMap
+    packed = SubrunMap(subruns)
+    assert packed == subruns and dict(packed.items()) == subruns
+    assert list(packed) == list(subruns) and len(packed) == len(subruns)
+    for k, v in subruns.items():
+        assert packed[k] == v and k in packed
+    assert "not a subrun id" not in packed or "not a subrun id" in subruns
+    assert pickle.loads(pickle.dumps(packed)) == subruns
+    assert copy.deepcopy(packed) == subruns
+    md = {"chunks": [{"chunk_i": 0, "subruns": packed}], "run_id": "_sr"}
+    plain = {"chunks": [{"chunk_i": 0, "subruns": subruns}], "run_id": "_sr"}
+    assert "".join(metadata_pieces(md)) == json.dumps(plain, sort_keys=True, indent=4)

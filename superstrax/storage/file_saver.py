@@ -136,6 +136,8 @@ def _leftover_temps(folder, own):
 class FileSaver(Saver):
     """Writes one data folder under the key's claim; see the module docstring."""
 
+    compact_subruns = True      # its metadata is only ever written (metadata_pieces)
+
     def __init__(self, folder, metadata, replace=False, wait_seconds=CLAIM_WAIT_SECONDS):
         self.folder = os.path.normpath(folder)
         self.key_name = os.path.basename(self.folder)

@@ -16,10 +16,11 @@ give them a copy (Session.get_meta).
 """
 import sys
 from array import array
+from collections.abc import Mapping
 
 from .checksums import ALGORITHM, CHECKSUM_FIELD
 
-__all__ = ["compact_metadata", "MetadataPack", "reading_metadata"]
+__all__ = ["compact_metadata", "MetadataPack", "reading_metadata", "SubrunMap"]
 
 # Top-level fields whose values repeat across the documents of one data type.
 _SHARED_TEXT = ("data_type", "data_kind", "dtype", "compressor", "strax_version",
@@ -228,3 +229,42 @@ def reading_metadata(md: dict) -> dict:
     slim["chunks"] = [{k: c[k] for k in _CHUNK_FIELDS if k in c}
                       for c in md.get("chunks") or ()]
     return slim
+
+
+class SubrunMap(Mapping):
+    """A chunk's subruns, {run_id: {"start": ns, "end": ns}}, as a file saver keeps them
+    until it writes the metadata: the ids and two integer arrays, ~24 bytes a subrun
+    against ~250 as dicts. A make over 10,000 subruns keeps one entry per subrun in its
+    output's chunk entries, and as dicts they were the largest part of it that grew with
+    the number of subruns. Read as the dict it stands for (the metadata writer turns it
+    into one, common._plain_json)."""
+
+    __slots__ = ("_ids", "_starts", "_ends")
+
+    def __init__(self, subruns):
+        self._ids = [sys.intern(k) if type(k) is str else k for k in subruns]
+        self._starts = array("q", (int(v["start"]) for v in subruns.values()))
+        self._ends = array("q", (int(v["end"]) for v in subruns.values()))
+
+    def __len__(self):
+        return len(self._ids)
+
+    def __iter__(self):
+        return iter(self._ids)
+
+    def __getitem__(self, run_id):
+        try:
+            i = self._ids.index(run_id)
+        except ValueError:
+            raise KeyError(run_id) from None
+        return {"start": self._starts[i], "end": self._ends[i]}
+
+    def items(self):
+        return [(k, {"start": s, "end": e})
+                for k, s, e in zip(self._ids, self._starts, self._ends)]
+
+    def __reduce__(self):
+        return SubrunMap, (dict(self.items()),)
+
+    def __repr__(self):
+        return repr(dict(self.items()))
