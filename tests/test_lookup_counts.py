@@ -146,3 +146,31 @@ def test_a_long_chain_loads_and_stores_what_a_short_one_does(st, tmp_path, monke
     st.set_context_config({"write_superruns": True})
     st.make("_sr", "records")
     assert st.get_array("_sr", "records").tobytes() == short["whole"].tobytes()
+
+
+def test_a_backend_with_reading_of_its_own_is_not_packed(st, tmp_path, monkeypatch):
+    # A backend that reads chunks its own way may use any metadata field: a long chain keeps
+    # its subruns unpacked, and they are read with their whole metadata.
+    from superstrax import planning
+    from superstrax.loading import plan
+    seen = []
+
+    class OwnReading(FileSystemBackend):
+        def read_chunk(self, folder, md, info, dtype, out=None):
+            seen.append(("filesize" in info, "lineage" in md))
+            return super().read_chunk(folder, md, info, dtype, out=out)
+
+    assert FileSystemBackend.reads_packed_metadata and not OwnReading.reads_packed_metadata
+    storage = sx.DataDirectory(str(tmp_path / "data"), provide_run_metadata=True)
+    st.storage = [storage]
+    runs = ["0", "1", "2"]
+    make_runs(st, storage, runs, n_chunks=2)
+    st.define_run("_sr", runs)
+    short = st.get_array("_sr", "records", combining=True)
+    storage.backends = [OwnReading()]
+    monkeypatch.setattr(planning, "CHAIN_LOCATIONS_KEPT", 1)
+    chain = plan(st._session, "_sr", ("records",), combining=True)
+    assert len(chain.parts) == 3 and chain.parts.packed == 0
+    seen.clear()
+    assert st.get_array("_sr", "records", combining=True).tobytes() == short.tobytes()
+    assert seen and all(seen), seen
