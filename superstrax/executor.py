@@ -215,7 +215,7 @@ class Processor:
         # chain alone: its stream is made when the chain reaches it, so a chain of 10,000
         # subruns holds one reader at a time, not 10,000 waiting ones.
         computed = {}
-        for i, part in enumerate(node.parts):
+        for i, part in node.parts.held():
             if not isinstance(part.node, LoadNode):
                 cut = part_cut(part, pushdown)
                 if cut is not None:
@@ -226,13 +226,14 @@ class Processor:
 
     def _part_streams(self, node, pushdown, computed):
         """(ranges, hull, stream) of each part of a chain that lies in pushdown, in order."""
-        for i, part in enumerate(node.parts):
-            cut = part_cut(part, pushdown)
+        parts = node.parts
+        for i in range(len(parts)):
+            cut = part_cut(parts.spec(i), pushdown)     # (a part outside is never made)
             if cut is None:
                 continue
             ranges, hull = cut
             stream = computed.pop(i, None)
-            yield ranges, hull, (self._stream(part.node, hull) if stream is None else stream)
+            yield ranges, hull, (self._stream(parts[i].node, hull) if stream is None else stream)
 
     def _clipped(self, stream, time_range):
         for chunk in stream:
@@ -320,7 +321,7 @@ class Processor:
 
 
 def part_cut(part, time_range=None):
-    """(ranges, hull) a chained part (a subrun) is read with: its own time ranges (None for the
+    """(ranges, hull) a chained part (a subrun; a SubrunPart or its SubrunSpec) is read with: its own time ranges (None for the
     whole subrun) narrowed to time_range, and their hull; None when it lies outside time_range."""
     ranges = [tuple(r) for r in part.ranges] if part.ranges is not None else None
     if time_range is not None:
@@ -373,17 +374,17 @@ def stored_size(plan):
     """(rows, dtype) of what a plan that loads whole stored data yields, from the metadata;
     None when that is only known after loading."""
     if isinstance(plan, LoadNode):
-        nodes = [plan]
-    elif isinstance(plan, ChainNode) and plan.save is None and \
-            all(p.ranges is None for p in plan.parts):
-        nodes = [p.node for p in plan.parts]
+        sizes = [plan.rows_and_dtype()]
+    elif isinstance(plan, ChainNode) and plan.save is None:
+        parts = plan.parts
+        if any(parts.spec(i).ranges is not None for i in range(len(parts))) or \
+                any(not isinstance(p.node, LoadNode) for _, p in parts.held()):
+            return None
+        sizes = parts.sizes()
     else:
         return None
-    if not all(isinstance(n, LoadNode) for n in nodes):
-        return None
     total, dtype = 0, None
-    for node in nodes:
-        rows, node_dtype = node.rows_and_dtype()
+    for rows, node_dtype in sizes:
         if dtype is not None and node_dtype != dtype:
             return None
         dtype = node_dtype

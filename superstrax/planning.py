@@ -149,6 +149,11 @@ class PackedLoads:
             self._other_keys[handle] = backend_key
         return handle
 
+    def size(self, handle: int, run_id: str) -> tuple:
+        """(rows, dtype) of the node packed as handle, without making it."""
+        return (self._metadata.rows(handle),
+                parse_dtype(self._metadata.top(handle), f"{run_id}-{self.data_type}"))
+
     def node(self, handle: int, run_id: str) -> LoadNode:
         frontend, backend, lineage, lineage_hash, prefix = self._shared[self._shared_of[handle]]
         key = DataKey(run_id, self.data_type, lineage, lineage_hash=lineage_hash)
@@ -186,6 +191,24 @@ class ChainParts(Sequence):
             return self._held[i % len(self)]
         spec = self._specs[i]
         return SubrunPart(spec.run_id, spec.ranges, self._packed.node(handle, spec.run_id))
+
+    def spec(self, i):
+        """The SubrunSpec of part i (its run id and ranges), without making its node."""
+        return self._specs[i]
+
+    def sizes(self):
+        """(rows, dtype) of each part that is a LoadNode, in order (packed ones from their
+        columns, without making their nodes)."""
+        for i, handle in enumerate(self._handles):
+            if handle < 0:
+                yield self._held[i].node.rows_and_dtype()
+            else:
+                yield self._packed.size(handle, self._specs[i].run_id)
+
+    def held(self) -> list:
+        """(index, part) of the parts held as they are, computed ones among them, in order:
+        what a caller looking for those need not make every packed node for."""
+        return sorted(self._held.items())
 
     @property
     def packed(self) -> int:

@@ -186,8 +186,14 @@ class MetadataPack:
 
     def rows(self, handle: int) -> int:
         """The rows stored in the folder of handle (the sum of its chunks' n)."""
-        n = self._ints["n"]
-        return sum(n[self._first_chunk[handle]:self._first_chunk[handle + 1]])
+        lo, hi = self._first_chunk[handle], self._first_chunk[handle + 1]
+        if all(self._flags[row] & _HAS["n"] for row in range(lo, hi)):
+            return sum(self._ints["n"][lo:hi])
+        return sum(c["n"] for c in self.metadata(handle)["chunks"])     # as it was stored
+
+    def top(self, handle: int) -> dict:
+        """The top-level fields packed as handle but its run id (shared: read-only)."""
+        return self._tops[self._top_of[handle]]
 
     def metadata(self, handle: int) -> dict:
         """The reading part of the metadata packed as handle: a new dict each time."""
