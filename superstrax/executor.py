@@ -321,8 +321,9 @@ class Processor:
 
 
 def part_cut(part, time_range=None):
-    """(ranges, hull) a chained part (a subrun; a SubrunPart or its SubrunSpec) is read with: its own time ranges (None for the
-    whole subrun) narrowed to time_range, and their hull; None when it lies outside time_range."""
+    """(ranges, hull) a chained part (a subrun: its SubrunPart or SubrunSpec) is read with: its
+    own time ranges (None for the whole subrun) narrowed to time_range, and their hull; None
+    when it lies outside time_range."""
     ranges = [tuple(r) for r in part.ranges] if part.ranges is not None else None
     if time_range is not None:
         ranges = _intersect(ranges or [tuple(time_range)], time_range)
