@@ -352,3 +352,24 @@ def test_is_stored_asks_each_frontend_through_its_own_find(tmp_path):
     _context(near).make("2", "records")
     assert _context(offline, near).is_stored("2", "records")
     assert Refusing.asked == 1                   # the nearer frontend answered first
+
+
+def test_a_strax_style_saver_gets_its_chunk_entries_subruns_as_dicts(tmp_path):
+    # A FileSaver keeps a superrun chunk's subruns packed (SubrunMap) until it writes them;
+    # a strax-style saver's hooks get plain dicts, as strax gives them, even where the class
+    # would pack (it may write them itself: this one json.dumps with default=str).
+    class PackingCatalogSaver(CatalogSaver):
+        compact_subruns = True
+
+    dtype = np.dtype(sx.time_fields)
+    subruns = {"0": {"start": 0, "end": 10}, "1": {"start": 10, "end": 20}}
+    md = {"compressor": "blosc", "run_id": "_sr", "data_type": "records", "dtype": str(dtype)}
+    saver = PackingCatalogSaver({}, "_sr-records-x", str(tmp_path / "place"), md)
+    data = np.zeros(2, dtype)
+    data["time"], data["endtime"] = [1, 11], [2, 12]
+    saver.save(sx.Chunk(data_type="records", data_kind="records", dtype=dtype, run_id="_sr",
+                        start=0, end=20, data=data, subruns=subruns), chunk_i=0)
+    entry = saver.md["chunks"][0]
+    assert type(entry["subruns"]) is dict and entry["subruns"] == subruns
+    with open(os.path.join(saver.partial, "md.json")) as f:
+        assert json.load(f)["chunks"][0]["subruns"] == subruns

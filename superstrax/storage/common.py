@@ -96,7 +96,9 @@ class Saver(ABC):
             raise SuperstraxError(f"saver for {self.md.get('run_id')}/{self.md.get('data_type')} "
                                   f"is already closed")
         chunk_i = len(self.md["chunks"]) if chunk_i is None else chunk_i
-        info = chunk_info(chunk, chunk_i, compact=self.compact_subruns)
+        # (a strax-style saver's hooks get plain dicts, as strax gives them)
+        info = chunk_info(chunk, chunk_i,
+                          compact=self.compact_subruns and not type(self)._strax_style)
         if type(self)._strax_style:
             strax_style.strax_save_chunk(self, chunk, info)
             return
