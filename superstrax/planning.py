@@ -172,13 +172,17 @@ class ChainParts(Sequence):
         self._held = {}
         self._packed = PackedLoads(data_type)
 
-    def append(self, spec, node, pack=False):
-        if pack and PackedLoads.can_pack(node):
+    def append(self, spec, node, pack=False) -> bool:
+        """Add the part of spec read through node, packed if pack and it can be; whether
+        it was."""
+        packed = pack and PackedLoads.can_pack(node)
+        if packed:
             self._handles.append(self._packed.add(node))
         else:
             self._held[len(self._specs)] = SubrunPart(spec.run_id, spec.ranges, node)
             self._handles.append(-1)
         self._specs.append(spec)
+        return packed
 
     def __len__(self):
         return len(self._specs)
@@ -445,13 +449,11 @@ class Planner:
         parts = ChainParts(data_type)
         for s in specs:
             node = self.node_for(s.run_id, data_type)
-            if long_chain and isinstance(node, LoadNode):
-                if PackedLoads.can_pack(node):
-                    # the plan holds it packed only; a later chain finds it again
-                    self._nodes.pop((s.run_id, data_type), None)
-                else:
-                    node.forget_location()
-            parts.append(s, node, pack=long_chain)
+            if parts.append(s, node, pack=long_chain):
+                # the plan holds it packed only; a later chain finds it again
+                self._nodes.pop((s.run_id, data_type), None)
+            elif long_chain and isinstance(node, LoadNode):
+                node.forget_location()
         save = None
         # Chained data is only a copy of what the subruns hold: it is stored for the superrun
         # when asked for (a target, or named in save=), never as a mere input of another plugin.
